@@ -1,0 +1,1 @@
+"""The web layer: a FastAPI app over the ``search`` engine, with a search page."""

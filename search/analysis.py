@@ -1,0 +1,113 @@
+"""Text analysis for German (and mixed-language) news, as a Whoosh analyzer.
+
+What a term looks like after analysis, and why:
+- Words are lowercased and Snowball-German stemmed (PyStemmer, C speed), so
+  ``Verhandlungen`` and ``Verhandlung`` meet; the stemmer also folds umlauts and
+  their transliterations (``Brüssel``, ``Bruessel`` -> ``brussel``; ``ß`` -> ``ss``).
+- Short all-capital words (``US``, ``EU``, ``UN``, ``ÖVP``) are acronyms: kept whole,
+  never stemmed and never dropped as stop words (``us`` is an English stop word).
+- Hyphenated words index their parts and, in the index only, the joined form:
+  ``Ukraine-Krieges`` yields ``ukrain``, ``krieg`` and ``ukrainekrieg``, so the
+  query ``Ukrainekrieg`` finds it while the query ``Ukraine-Krieg`` asks for both parts.
+- Accents are folded before stemming (``Café`` and ``Cafe`` meet) so a query typed
+  without them matches.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+
+import Stemmer
+from whoosh.analysis import CompositeAnalyzer, Filter, RegexTokenizer, Token
+
+# Hyphen-minus, hyphen (U+2010) and non-breaking hyphen (U+2011) join word parts.
+HYPHENS = "-\u2010\u2011"
+TOKEN_PATTERN = rf"\w+(?:[{HYPHENS}]\w+)*"
+ACRONYM_MAX_LEN = 5
+
+# Function words of German and English news prose: frequent, never what a searcher
+# means. Acronyms are exempt, so "US" survives although "us" is listed.
+_STOP_WORD_TEXT = """
+    aber als am an auch auf aus bei bin bis bist da damit dann das dass dein deine dem den
+    der des dessen die dies diese diesem diesen dieser dieses doch dort du durch ein eine
+    einem einen einer eines er es etwa euch euer eure für hatte hatten hat hier hin ich ihr
+    ihre im in ist ja jede jedem jeden jeder jedes jener jetzt kann kein keine können man
+    mein mich mir mit nach nicht noch nun nur ob oder ohne sehr sein seine sich sie sind so
+    über um und uns unser unter vom von vor war waren warum was weil welche wenn wer werde
+    werden wie wir wird wo zu zum zur
+    a an and are as at be been but by for from had has have he her his i if in into is it
+    its of on or our she that the their them there they this to us was we were what which
+    who will with you
+"""
+STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    stemmer = Stemmer.Stemmer("german")
+    stemmer.maxCacheSize = 200_000
+    return stemmer
+
+
+def fold(text: str) -> str:
+    """Lowercase and strip diacritics (``Ö`` -> ``o``, ``ß`` -> ``ss``)."""
+    text = text.lower().replace("ß", "ss")
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def is_acronym(word: str) -> bool:
+    """Whether a raw token is an acronym such as ``US``, ``EU`` or ``FPÖ``."""
+    return 2 <= len(word) <= ACRONYM_MAX_LEN and word.isupper() and word.isalpha()
+
+
+def normalise_word(word: str) -> str | None:
+    """The index term for one word without hyphens, or None for a stop word."""
+    if is_acronym(word):
+        return fold(word)
+    lowered = word.lower()
+    if lowered in STOP_WORDS:
+        return None
+    # Folding first lets accented loanwords stem like their plain spelling
+    # (``Café`` and ``Cafe``); the German stemmer treats ä/ö/ü like a/o/u anyway.
+    return _stemmer().stemWord(fold(lowered))
+
+
+class GermanNewsFilter(Filter):
+    """Turn raw word tokens into index terms (see the module docstring)."""
+
+    def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        position = 0
+        for token in tokens:
+            parts = [p for p in _split_hyphens(token.text) if p]
+            terms = [normalise_word(part) for part in parts]
+            first_position = position
+            for term in terms:
+                if term is not None:
+                    token.text = term
+                    token.pos = position
+                    yield token
+                position += 1
+            if len(parts) > 1 and token.mode == "index":
+                joined = normalise_word("".join(part.lower() for part in parts))
+                if joined is not None:
+                    token.text = joined
+                    token.pos = first_position
+                    yield token
+
+
+def _split_hyphens(word: str) -> list[str]:
+    return re.split(f"[{HYPHENS}]", word)
+
+
+def news_analyzer() -> CompositeAnalyzer:
+    """The analyzer for every text field: tokenizer followed by the German news filter."""
+    return RegexTokenizer(TOKEN_PATTERN) | GermanNewsFilter()
+
+
+def analyze(text: str, mode: str = "query") -> list[str]:
+    """Index terms of ``text``; handy in tests and for query-side checks."""
+    return [token.text for token in news_analyzer()(text, mode=mode)]

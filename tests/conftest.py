@@ -1,0 +1,108 @@
+"""Shared fixtures: real indexes in temporary folders, built once per session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from search.embeddings import Embedder, UniversalSentenceEncoder
+from search.engine import Engine
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+SEED_ID = "000_494cd484c81fa86c"
+SEED_FILE = REPO / "seeds" / f"{SEED_ID}.txt"
+
+# A tiny corpus with obvious answers, next to the seed article.
+TINY_ARTICLES = [
+    {
+        "id": "eu-gipfel",
+        "title": "EU-Gipfel in Brüssel",
+        "date": "2025-03-20",
+        "source": "test",
+        "language": "de",
+        "category": "politik",
+        "text": "Die Staats- und Regierungschefs der EU trafen sich in Brüssel. "
+        "Sie berieten über Verteidigung und Haushalt.",
+    },
+    {
+        "id": "fussball",
+        "title": "Rapid gewinnt das Derby",
+        "date": "2025-04",
+        "source": "test",
+        "language": "de",
+        "category": "sport",
+        "text": "Rapid Wien hat das Derby gegen die Austria mit 2:0 gewonnen. "
+        "Die Fans feierten im Stadion bis spät in die Nacht.",
+    },
+    {
+        "id": "klima",
+        "title": "Hitzewelle in Europa",
+        "date": "2024-07-15",
+        "source": "test",
+        "language": "de",
+        "category": "wissenschaft",
+        "text": "Eine Hitzewelle hat weite Teile Europas erfasst. Meteorologen warnen "
+        "vor Temperaturen über 40 Grad und Waldbränden im Süden.",
+    },
+    {
+        "id": "boerse",
+        "title": "Börse schließt mit Gewinnen",
+        "date": "2025",
+        "source": "test",
+        "language": "de",
+        "category": "wirtschaft",
+        "text": "Die Wiener Börse hat die Woche mit deutlichen Kursgewinnen beendet. "
+        "Bankaktien legten besonders stark zu.",
+    },
+    {
+        "id": "hegseth-pentagon",
+        "title": "Hegseth im Pentagon",
+        "date": "2025-01-25",
+        "source": "test",
+        "language": "de",
+        "category": "politik",
+        "text": "Pete Hegseth wurde als US-Verteidigungsminister vereidigt. "
+        "Er kündigte Reformen im Pentagon an.",
+    },
+]
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real packaged USE model, loaded once."""
+    return UniversalSentenceEncoder()
+
+
+@pytest.fixture(scope="session")
+def tiny_sources(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    folder = tmp_path_factory.mktemp("sources")
+    corpus = folder / "tiny.jsonl"
+    corpus.write_text(
+        "\n".join(json.dumps(a, ensure_ascii=False) for a in TINY_ARTICLES) + "\n", encoding="utf-8"
+    )
+    return [SEED_FILE, corpus]
+
+
+@pytest.fixture(scope="session")
+def tiny_index(
+    tmp_path_factory: pytest.TempPathFactory, tiny_sources: list[Path], embedder: Embedder
+) -> Path:
+    """An index of the seed plus the tiny corpus; tests must not write to it."""
+    path = tmp_path_factory.mktemp("index") / "index"
+    Engine.rebuild(tiny_sources, path, embedder=embedder)
+    return path
+
+
+@pytest.fixture(scope="session")
+def engine(tiny_index: Path, embedder: Embedder) -> Engine:
+    return Engine(tiny_index, embedder=embedder)
+
+
+@pytest.fixture
+def writable_engine(tmp_path: Path, tiny_sources: list[Path], embedder: Embedder) -> Engine:
+    """A fresh index per test, for tests that write."""
+    engine, _report = Engine.rebuild(tiny_sources, tmp_path / "index", embedder=embedder)
+    return engine

@@ -1,0 +1,50 @@
+"""The query language and the checks that turn malformed queries into clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.errors import QueryError
+from search.lexical import build_schema
+from search.query import QueryParser
+
+PARSER = QueryParser(build_schema())
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ('"Hegseth Brüssel', "quote"),
+        ("(Hegseth", "parenthesis"),
+        ("Hegseth)", "parenthesis"),
+        ("Hegseth AND", "operator"),
+        ("OR Hegseth", "operator"),
+        ("Hegseth AND OR Brüssel", "two operators"),
+        ("autor:Hegseth", "unknown field 'autor'"),
+        ("date:[abc TO]", "cannot parse"),
+        ("x" * 1001, "limit"),
+        ("der die das", "stop words"),
+    ],
+)
+def test_malformed_queries_say_what_is_wrong(text: str, problem: str) -> None:
+    with pytest.raises(QueryError, match=problem):
+        PARSER.parse(text)
+
+
+def test_plain_keywords_get_a_strict_and_a_loose_form() -> None:
+    parsed = PARSER.parse("Hegseth Brüssel")
+    assert parsed.is_keyword_query
+    assert "AND" in str(parsed.strict) and "OR" in str(parsed.loose)
+
+
+@pytest.mark.parametrize(
+    "text", ['"Pete Hegseth"', "Hegseth OR Brüssel", "title:Hegseth", "Heg*", "Hegseth NOT Brüssel"]
+)
+def test_queries_with_syntax_are_taken_as_written(text: str) -> None:
+    assert not PARSER.parse(text).is_keyword_query
+
+
+def test_a_closing_question_mark_is_punctuation_not_a_wildcard() -> None:
+    assert "Wildcard" not in repr(PARSER.parse("Was plant die EU?").loose)
