@@ -9,18 +9,27 @@ indexed, so nothing already in the index is touched.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from search.dates import normalise_date
 from search.errors import InputError
+from search.languages import detect_language
 
 ARTICLE_SUFFIXES = (".txt", ".jsonl", ".csv")
 MAX_ARTICLE_CHARS = 1_000_000
+# A JSON line holding an article at the character limit needs at most ~6 bytes per
+# character (\uXXXX escapes); a longer line is rejected unread, so it never sits in
+# memory whole.
+MAX_LINE_BYTES = 8 * MAX_ARTICLE_CHARS
+_SNIFF_BYTES = 8192
+# Bytes that were not UTF-8, as ``errors="surrogateescape"`` decodes them.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
 TEXT_FIELDS = ("title", "lead", "body", "source", "url", "language", "category")
 
 _SEED_FIRST_LINE = re.compile(r"^date\s+(\S+)\s*(.*)$")
@@ -126,7 +135,10 @@ def article_from_fields(fields: dict[str, Any]) -> Article:
         date=normalise_date(values["date"]),
         source=values["source"],
         url=values["url"],
-        language=values["language"].lower() if values["language"] else None,
+        # A record that does not say gets its language detected, so every article
+        # can be filtered by language.
+        language=(values["language"] or detect_language(f"{title}. {lead} {body}") or "").lower()
+        or None,
         category=values["category"],
     )
 
@@ -146,13 +158,18 @@ def parse_seed_text(text: str, article_id: str) -> Article:
     return article_from_fields({"id": article_id, "date": date, "lead": lead, "body": body})
 
 
-def _read_text_file(path: Path) -> str:
+def _read_bytes(path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ValueError(f"cannot read file: {exc.strerror or exc}") from exc
-    if b"\x00" in data[:8192]:
+    if b"\x00" in data[:_SNIFF_BYTES]:
         raise ValueError("binary file, not text")
+    return data
+
+
+def _read_text_file(path: Path) -> str:
+    data = _read_bytes(path)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -172,31 +189,65 @@ def _read_jsonl(path: Path, on_error: OnError) -> Iterator[tuple[int, Article]]:
     except OSError as exc:
         on_error(RecordError(str(path), None, f"cannot read file: {exc.strerror or exc}"))
         return
+    number = 0
     with handle:
-        for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                record = json.loads(line)
-                if not isinstance(record, dict):
-                    raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-                yield number, article_from_fields(record)
-            except UnicodeDecodeError as exc:
-                on_error(RecordError(str(path), number, f"not valid UTF-8 (byte {exc.start})"))
-            except json.JSONDecodeError as exc:
-                on_error(RecordError(str(path), number, f"malformed JSON: {exc.msg}"))
-            except ValueError as exc:
-                on_error(RecordError(str(path), number, str(exc)))
+        try:
+            if b"\x00" in handle.peek(_SNIFF_BYTES)[:_SNIFF_BYTES]:
+                on_error(RecordError(str(path), None, "binary file, not JSON lines"))
+                return
+            for number, raw in enumerate(_capped_lines(handle), start=1):
+                if raw is None:
+                    on_error(RecordError(str(path), number, _TOO_LONG))
+                    continue
+                if not raw.strip():
+                    continue
+                try:
+                    line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                    record = json.loads(line)
+                    if not isinstance(record, dict):
+                        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+                    yield number, article_from_fields(record)
+                except UnicodeDecodeError as exc:
+                    on_error(RecordError(str(path), number, f"not valid UTF-8 (byte {exc.start})"))
+                except json.JSONDecodeError as exc:
+                    on_error(RecordError(str(path), number, f"malformed JSON: {exc.msg}"))
+                except ValueError as exc:
+                    on_error(RecordError(str(path), number, str(exc)))
+        except OSError as exc:
+            message = f"cannot read file: {exc.strerror or exc}; the rest of it is skipped"
+            on_error(RecordError(str(path), number + 1, message))
+
+
+_TOO_LONG = (
+    f"line is longer than {MAX_LINE_BYTES:,} bytes; "
+    f"an article may have at most {MAX_ARTICLE_CHARS:,} characters"
+)
+
+
+def _capped_lines(handle: BinaryIO) -> Iterator[bytes | None]:
+    """Yield each line, or None for a line over ``MAX_LINE_BYTES``, skipped in chunks."""
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        if len(raw) <= MAX_LINE_BYTES:
+            yield raw
+            continue
+        while raw and not raw.endswith(b"\n"):
+            raw = handle.readline(1 << 20)
+        yield None
 
 
 def _read_csv(path: Path, on_error: OnError) -> Iterator[tuple[int, Article]]:
     try:
-        text = _read_text_file(path)
+        # Leniently, so that bytes which are not UTF-8 cost only the rows holding them.
+        text = _read_bytes(path).decode("utf-8-sig", errors="surrogateescape")
     except ValueError as exc:
         on_error(RecordError(str(path), None, str(exc)))
         return
-    reader = csv.DictReader(text.splitlines(keepends=True))
+    # A cell may hold a whole article: past the csv module's default cap (128 KiB) it
+    # would raise instead of letting the size check reject just that record.
+    csv.field_size_limit(max(csv.field_size_limit(), 2 * MAX_LINE_BYTES))
+    # newline="" splits rows at \r and \n only, never at characters like U+2028 that
+    # ``str.splitlines`` also breaks at, which may occur inside a quoted article.
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
     missing = [name for name in ("id",) if name not in header]
     if "text" not in header and "body" not in header:
@@ -204,16 +255,24 @@ def _read_csv(path: Path, on_error: OnError) -> Iterator[tuple[int, Article]]:
     if missing:
         on_error(RecordError(str(path), 1, f"header lacks column(s): {', '.join(missing)}"))
         return
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader resumes at the next row
+            on_error(RecordError(str(path), reader.line_num, f"malformed CSV: {exc}"))
+            continue
         try:
             if None in row:
                 raise ValueError("row has more cells than the header")
+            if any(_UNDECODABLE.search(v) for v in row.values() if v):
+                raise ValueError("not valid UTF-8")
             fields = {k: (v if v != "" else None) for k, v in row.items()}
             yield reader.line_num, article_from_fields(fields)
         except ValueError as exc:
             on_error(RecordError(str(path), reader.line_num, str(exc)))
-        except csv.Error as exc:
-            on_error(RecordError(str(path), reader.line_num, f"malformed CSV: {exc}"))
 
 
 _READERS = {".txt": _read_seed, ".jsonl": _read_jsonl, ".csv": _read_csv}

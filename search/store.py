@@ -1,4 +1,4 @@
-"""The index folder: generations, the CURRENT pointer and the writer lock.
+"""The index folder: generations, the CURRENT pointer, reader leases and the writer lock.
 
 Layout::
 
@@ -7,8 +7,13 @@ Layout::
       writer.lock        held (flock) by the one process that writes
       gen-000003/        manifest.json, lexical/ (Whoosh), vectors.faiss, vectors.json
 
-A rebuild fills a new generation beside the live one and switches CURRENT with one
-``os.replace``; readers either see the old generation or the new one, never a half.
+A published generation is never modified. Every write (a rebuild, an add, a delete)
+fills a new generation beside the live one and switches CURRENT with one
+``os.replace``, so a reader sees the old generation or the new one, never a half,
+and a crash at any point leaves the old one live. Readers hold a shared ``flock`` on
+the generation folder they use (a lease); cleanup deletes only generations that are
+neither live nor leased, so a request still running on the previous generation
+keeps its files.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import os
 import shutil
 import socket
 import sys
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +34,36 @@ from search.errors import IndexNotBuilt, WriterBusy
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = "writer.lock"
 GENERATION_PREFIX = "gen-"
+LEXICAL_DIR = "lexical"
+# Whoosh's own writer lock (MAIN_WRITELOCK) is skipped when a generation is copied: a
+# hard link would share its inode, and so its flock, between two generations.
+_WHOOSH_LOCK_SUFFIX = "LOCK"
+# How often ``lease_current`` re-reads CURRENT when writers keep switching under it.
+_LEASE_ATTEMPTS = 20
+
+
+class Lease:
+    """A shared hold on one generation folder: cleanup keeps the folder while it lasts.
+
+    The hold is a ``flock(LOCK_SH)`` on the folder itself. It ends on ``release()`` or
+    when the lease is garbage-collected, so an in-flight request that still holds the
+    generation object (and with it the lease) keeps that generation on disk.
+    """
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self.name = path.name
+        self._release = weakref.finalize(self, os.close, fd)
+
+    def release(self) -> None:
+        self._release()
+
+
+def _open_folder(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        return None
 
 
 class IndexFolder:
@@ -35,14 +71,21 @@ class IndexFolder:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._writing = False
 
-    def current_name(self) -> str:
+    # -- reading -----------------------------------------------------------------------
+
+    def live_name(self) -> str:
+        """The name CURRENT holds, without checking that the folder exists."""
         try:
-            name = (self.path / CURRENT_FILE).read_text(encoding="utf-8").strip()
+            return (self.path / CURRENT_FILE).read_text(encoding="utf-8").strip()
         except FileNotFoundError as exc:
             raise IndexNotBuilt(
                 f"{self.path}: no index built here yet; run `news-search rebuild`"
             ) from exc
+
+    def current_name(self) -> str:
+        name = self.live_name()
         if not (self.path / name).is_dir():
             raise IndexNotBuilt(f"{self.path}: CURRENT names {name!r}, which is missing")
         return name
@@ -59,8 +102,49 @@ class IndexFolder:
             if p.is_dir() and p.name.startswith(GENERATION_PREFIX)
         )
 
-    def new_generation(self) -> Path:
-        """Create an empty folder for the next generation (numbered past every existing one)."""
+    def lease(self, name: str) -> Lease | None:
+        """Hold generation ``name`` for reading; None when it is gone (or being deleted).
+
+        Cleanup deletes a folder while holding an exclusive lock on it, so once the
+        shared lock is granted the folder either still stands (and now stays) or was
+        deleted meanwhile, which the inode check tells.
+        """
+        path = self.path / name
+        fd = _open_folder(path)
+        if fd is None:
+            return None
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        try:
+            alive = os.path.samestat(os.fstat(fd), os.stat(path))
+        except FileNotFoundError:
+            alive = False
+        if not alive:
+            os.close(fd)
+            return None
+        return Lease(path, fd)
+
+    def lease_current(self) -> Lease:
+        """Hold the live generation, re-reading CURRENT when a writer switched meanwhile."""
+        for _attempt in range(_LEASE_ATTEMPTS):
+            name = self.live_name()
+            lease = self.lease(name)
+            if lease is not None:
+                return lease
+            if self.live_name() == name:
+                break  # CURRENT still names it, so it is missing, not just replaced
+        raise IndexNotBuilt(f"{self.path}: CURRENT names {name!r}, which is missing")
+
+    # -- writing (only while holding ``writer_lock``) ----------------------------------
+
+    def new_generation(self, base: Path | None = None) -> Path:
+        """Create the folder for the next generation (numbered past every existing one).
+
+        With ``base``, the new generation starts as a copy of the lexical index of
+        ``base``, made of hard links: Whoosh never rewrites a file in place (new
+        segments, a new TOC, deletions recorded in the TOC), so a writer working on
+        the copy leaves every file of ``base`` as it was.
+        """
+        self._check_writing()
         self.path.mkdir(parents=True, exist_ok=True)
         numbers = [
             int(name[len(GENERATION_PREFIX) :])
@@ -69,30 +153,66 @@ class IndexFolder:
         ]
         folder = self.path / f"{GENERATION_PREFIX}{max(numbers, default=0) + 1:06d}"
         folder.mkdir()
+        if base is not None:
+            (folder / LEXICAL_DIR).mkdir()
+            for source in (base / LEXICAL_DIR).iterdir():
+                if source.is_file() and not source.name.endswith(_WHOOSH_LOCK_SUFFIX):
+                    _link_or_copy(source, folder / LEXICAL_DIR / source.name)
         return folder
 
     def switch_to(self, generation: Path) -> None:
-        """Make ``generation`` the live one in one atomic step, then drop the older ones."""
+        """Make the finished ``generation`` the live one in one atomic step.
+
+        Its files are flushed to disk first, so after a power cut CURRENT never
+        names a generation whose data was still in the page cache.
+        """
+        self._check_writing()
+        _sync_tree(generation)
         tmp = self.path / f"{CURRENT_FILE}.tmp"
         tmp.write_text(generation.name + "\n", encoding="utf-8")
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
+        _fsync_path(tmp)
         os.replace(tmp, self.path / CURRENT_FILE)
-        self.remove_stale(keep=generation.name)
+        _fsync_path(self.path)
 
-    def remove_stale(self, keep: str) -> None:
-        """Delete every generation but ``keep``.
+    def remove_stale(self) -> list[str]:
+        """Delete every generation that is neither live nor leased; return their names.
 
-        A server still reading an old generation keeps working: on POSIX its open
-        files stay readable after the unlink, and it moves to CURRENT on its next request.
+        This removes superseded generations once their readers have moved on, and
+        the half-built folder a killed writer left behind. A generation still leased
+        stays until a later cleanup finds it free.
         """
+        self._check_writing()
+        live = self.live_name()
+        removed = []
         for name in self.generations():
-            if name != keep:
+            if name == live:
+                continue
+            fd = _open_folder(self.path / name)
+            if fd is None:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
                 shutil.rmtree(self.path / name, ignore_errors=True)
+                removed.append(name)
+            finally:
+                os.close(fd)
+        return removed
+
+    def _check_writing(self) -> None:
+        if not self._writing:
+            raise RuntimeError("changing generations needs the writer lock")
 
     @contextlib.contextmanager
     def writer_lock(self) -> Iterator[None]:
-        """Hold the single-writer lock; a second writer fails at once, naming the holder."""
+        """Hold the single-writer lock; a second writer fails at once, naming the holder.
+
+        The lock is an ``flock``, so the kernel drops it when its holder dies: a killed
+        writer never leaves the index locked.
+        """
         self.path.mkdir(parents=True, exist_ok=True)
         handle = open(self.path / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
         try:
@@ -100,9 +220,9 @@ class IndexFolder:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError as exc:
                 handle.seek(0)
-                holder = handle.read().strip() or "another process"
                 raise WriterBusy(
-                    f"{self.path} is being written by {holder}; try again when it has finished"
+                    f"{self.path} is being written by {_describe_holder(handle.read())}; "
+                    "try again when it has finished"
                 ) from exc
             handle.seek(0)
             handle.truncate()
@@ -111,11 +231,50 @@ class IndexFolder:
                     {
                         "pid": os.getpid(),
                         "host": socket.gethostname(),
-                        "command": " ".join(sys.argv[:3]),
+                        "command": " ".join([_program(), *sys.argv[1:3]]),
                     }
                 )
             )
             handle.flush()
-            yield
+            self._writing = True
+            try:
+                yield
+            finally:
+                self._writing = False
         finally:
             handle.close()
+
+
+def _program() -> str:
+    name = Path(sys.argv[0]).name
+    return "news-search" if name == "__main__.py" else name  # ``python -m search``
+
+
+def _describe_holder(text: str) -> str:
+    try:
+        holder = json.loads(text)
+        return f"pid {holder['pid']} on {holder['host']} ({holder['command']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process"
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # a file system without hard links
+        shutil.copy2(source, target)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sync_tree(folder: Path) -> None:
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            _fsync_path(Path(root) / name)
+        _fsync_path(Path(root))
