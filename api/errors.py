@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,10 +30,15 @@ _STATUS: list[tuple[type[SearchError], int]] = [
     (ModelMismatch, 503),
     (ModelError, 503),
 ]
+_log = logging.getLogger(__name__)
 
 
 def error_body(status: int, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"status": status, "message": message, "detail": detail}}
+
+
+def error_response(status: int, message: str, detail: Any = None, **kwargs: Any) -> JSONResponse:
+    return JSONResponse(error_body(status, message, detail), status_code=status, **kwargs)
 
 
 def status_of(exc: SearchError) -> int:
@@ -40,20 +46,15 @@ def status_of(exc: SearchError) -> int:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route engine, HTTP and validation errors through ``error_body``."""
+    """Route engine, HTTP, validation and unexpected errors through ``error_body``."""
 
     @app.exception_handler(SearchError)
     async def _search_error(_request: Request, exc: SearchError) -> JSONResponse:
-        status = status_of(exc)
-        return JSONResponse(error_body(status, str(exc)), status_code=status)
+        return error_response(status_of(exc), str(exc))
 
     @app.exception_handler(HTTPException)
     async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
-        return JSONResponse(
-            error_body(exc.status_code, str(exc.detail)),
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+        return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -62,6 +63,10 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         message = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
-        return JSONResponse(
-            error_body(422, f"invalid request: {message}", problems), status_code=422
-        )
+        return error_response(422, f"invalid request: {message}", problems)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the log; the client gets the shape, not the internals.
+        _log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal error; the server log has the details")

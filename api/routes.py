@@ -1,52 +1,126 @@
-"""HTTP handlers: parse the request, call the engine, shape the response. Nothing more."""
+"""Read handlers: parse the request, call the engine, shape the response. Nothing more."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
-from api.schemas import ArticleOut, ErrorOut, HealthOut, SearchOut
-from search.engine import MAX_LIMIT, Engine
+from api.params import EngineDep, FiltersDep, Limit, Offset, errors
+from api.schemas import (
+    ArticleOut,
+    ExportRowOut,
+    FacetsOut,
+    HealthOut,
+    SearchOut,
+    SimilarIn,
+    StatsOut,
+)
+from search.articles import Article
+from search.cursor import MAX_CURSOR_CHARS
+from search.filters import Filters
 from search.query import MAX_QUERY_CHARS
+from search.results import Mode, Ranked, Sort
 
 router = APIRouter()
 
-ERRORS = {status: {"model": ErrorOut} for status in (400, 404, 422, 503)}
+Q = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=MAX_QUERY_CHARS,
+        description="Query (Whoosh syntax in lexical and hybrid mode).",
+        examples=["Hegseth Brüssel"],
+    ),
+]
+ModeParam = Annotated[Mode, Query(description="Which side(s) rank the articles.")]
+FusionParam = Annotated[
+    Literal["zscore", "minmax", "rrf"],
+    Query(description="How hybrid mode merges the two rankings (see docs/quality.md)."),
+]
+SortParam = Annotated[
+    Sort, Query(description="`relevance`, `date` (newest first) or `date_asc` (oldest first).")
+]
 
 
-def get_engine(request: Request) -> Engine:
-    return request.app.state.engine  # type: ignore[no-any-return]
+class JSONLinesResponse(StreamingResponse):
+    media_type = "application/x-ndjson"
 
 
-EngineDep = Annotated[Engine, Depends(get_engine)]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Hits per page.")]
-Offset = Annotated[int, Query(ge=0, le=10_000, description="Hits to skip.")]
-
-
-@router.get("/search", response_model=SearchOut, responses=ERRORS, tags=["search"])
+@router.get("/search", response_model=SearchOut, responses=errors(400, 422, 503), tags=["search"])
 def search(
     engine: EngineDep,
-    q: Annotated[
-        str,
-        Query(
-            min_length=1,
-            max_length=MAX_QUERY_CHARS,
-            description="Query (Whoosh syntax in lexical and hybrid mode).",
-            examples=["Hegseth Brüssel"],
-        ),
-    ],
-    mode: Literal["hybrid", "lexical", "semantic"] = "hybrid",
+    filters: FiltersDep,
+    q: Q,
+    mode: ModeParam = "hybrid",
+    fusion: FusionParam = "zscore",
+    sort: SortParam = "relevance",
     limit: Limit = 10,
     offset: Offset = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_CURSOR_CHARS,
+            description="The `next` of the previous page; pages at any depth at equal cost.",
+        ),
+    ] = None,
+    facets: Annotated[bool, Query(description="Count months, sources, ... of all matches.")] = True,
 ) -> SearchOut:
     """Search the archive; every hit explains its lexical, semantic and fused scores."""
-    results = engine.search(q, mode=mode, limit=limit, offset=offset)
+    results = engine.search(
+        q,
+        mode=mode,
+        fusion=fusion,
+        limit=limit,
+        offset=offset,
+        filters=filters,
+        sort=sort,
+        cursor=cursor,
+        facets=facets,
+    )
     return SearchOut.model_validate(results.to_dict())
 
 
 @router.get(
-    "/articles/{article_id}", response_model=ArticleOut, responses=ERRORS, tags=["articles"]
+    "/search/export",
+    response_class=JSONLinesResponse,
+    responses={
+        200: {"model": ExportRowOut, "description": "One JSON object per line, best match first."},
+        **errors(400, 422, 503),
+    },
+    tags=["search"],
+)
+def export(
+    engine: EngineDep,
+    filters: FiltersDep,
+    q: Q,
+    mode: ModeParam = "hybrid",
+    sort: SortParam = "relevance",
+) -> JSONLinesResponse:
+    """Every match of a query as JSON lines (the whole article), streamed as it is read."""
+    rows = engine.matches(q, mode=mode, filters=filters, sort=sort)
+    return JSONLinesResponse(
+        _json_lines(rows),
+        headers={"Content-Disposition": 'attachment; filename="matches.jsonl"'},
+    )
+
+
+def _json_lines(rows: Iterator[tuple[Article, Ranked]]) -> Iterator[str]:
+    for rank, (article, item) in enumerate(rows, start=1):
+        row = ExportRowOut(
+            **article.to_dict(), rank=rank, score=item.score, scores=item.scores.__dict__
+        )
+        yield json.dumps(row.model_dump(), ensure_ascii=False) + "\n"
+
+
+@router.get(
+    "/articles/{article_id}",
+    response_model=ArticleOut,
+    responses=errors(404, 422, 503),
+    tags=["articles"],
 )
 def article(engine: EngineDep, article_id: str) -> ArticleOut:
     """One stored article."""
@@ -54,17 +128,36 @@ def article(engine: EngineDep, article_id: str) -> ArticleOut:
 
 
 @router.get(
-    "/articles/{article_id}/similar", response_model=SearchOut, responses=ERRORS, tags=["articles"]
+    "/articles/{article_id}/similar",
+    response_model=SearchOut,
+    responses=errors(400, 404, 422, 503),
+    tags=["articles"],
 )
-def similar(engine: EngineDep, article_id: str, limit: Limit = 10, offset: Offset = 0) -> SearchOut:
-    """Articles nearest in meaning to this one (never itself)."""
-    results = engine.similar(article_id=article_id, limit=limit, offset=offset)
+def similar(
+    engine: EngineDep, filters: FiltersDep, article_id: str, limit: Limit = 10, offset: Offset = 0
+) -> SearchOut:
+    """Articles nearest in meaning to this one (never itself), with the filters of /search."""
+    results = engine.similar(article_id=article_id, limit=limit, offset=offset, filters=filters)
     return SearchOut.model_validate(results.to_dict())
 
 
-@router.get("/health", response_model=HealthOut, tags=["service"])
+@router.post(
+    "/similar", response_model=SearchOut, responses=errors(400, 413, 422, 503), tags=["search"]
+)
+def similar_to_text(engine: EngineDep, request: SimilarIn) -> SearchOut:
+    """Articles nearest in meaning to a text (a draft, a press release, a question)."""
+    filters = Filters.parse(
+        request.date_from, request.date_to, request.source, request.language, request.category
+    )
+    results = engine.similar(
+        text=request.text, limit=request.limit, offset=request.offset, filters=filters
+    )
+    return SearchOut.model_validate(results.to_dict())
+
+
+@router.get("/health", response_model=HealthOut, responses=errors(503), tags=["service"])
 def health(engine: EngineDep) -> HealthOut:
-    """Liveness plus what is being served."""
+    """Liveness plus what is being served (cheap enough to poll)."""
     stats = engine.stats()
     return HealthOut(
         status="ok",
@@ -72,3 +165,10 @@ def health(engine: EngineDep) -> HealthOut:
         articles=stats["articles"],
         model=stats["model"],
     )
+
+
+@router.get("/stats", response_model=StatsOut, responses=errors(503), tags=["service"])
+def stats(engine: EngineDep) -> StatsOut:
+    """What the index holds, which model built it, and its spread over months and sources."""
+    facets = FacetsOut.model_validate(engine.facets().to_dict())
+    return StatsOut.model_validate({**engine.stats(), "facets": facets})

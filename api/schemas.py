@@ -1,8 +1,15 @@
-"""Response models: the public JSON shapes of the API (also what OpenAPI documents)."""
+"""Request and response models: the public JSON shapes of the API (also what OpenAPI documents)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from search.query import MAX_QUERY_CHARS
+
+MAX_ARTICLES_PER_REQUEST = 1000
+SEED_ID = "000_494cd484c81fa86c"
 
 
 class ScoresOut(BaseModel):
@@ -10,7 +17,11 @@ class ScoresOut(BaseModel):
 
     lexical: float | None = Field(None, description="BM25F score from the Whoosh side.")
     semantic: float | None = Field(None, description="Cosine of the best passage (FAISS side).")
-    fused: float | None = Field(None, description="Fused score (hybrid mode only).")
+    fused: float | None = Field(
+        None,
+        description="Fused score (hybrid mode only); null for keyword matches ranked after "
+        "the fused candidates.",
+    )
     lexical_rank: int | None = None
     semantic_rank: int | None = None
 
@@ -27,46 +38,81 @@ class HitOut(BaseModel):
     scores: ScoresOut
 
 
+class FacetCountOut(BaseModel):
+    value: str
+    count: int
+
+
+class FacetsOut(BaseModel):
+    """Counts over every match (not just this page); ``month`` is in time order."""
+
+    month: list[FacetCountOut]
+    source: list[FacetCountOut]
+    language: list[FacetCountOut]
+    category: list[FacetCountOut]
+
+
+_HIT_EXAMPLE = {
+    "id": SEED_ID,
+    "title": "US-Präsident Donald Trump …",
+    "date": "2025-02",
+    "source": None,
+    "language": None,
+    "category": None,
+    "snippet": "US-Verteidigungsminister Pete <mark>Hegseth</mark> …",
+    "score": 0.0325,
+    "scores": {
+        "lexical": 5.1,
+        "semantic": 0.41,
+        "fused": 0.0325,
+        "lexical_rank": 1,
+        "semantic_rank": 2,
+    },
+}
+
+
 class SearchOut(BaseModel):
     query: str
     mode: str
-    total: int
+    sort: str = "relevance"
+    total: int = Field(description="Every article that matched, on all pages.")
     offset: int
     limit: int
+    next: str | None = Field(
+        None, description="Cursor for the following page (pass as `cursor`); null on the last."
+    )
     hits: list[HitOut]
+    facets: FacetsOut | None = Field(None, description="Counts over all matches.")
+    corrected_query: str | None = Field(
+        None, description="The spelling-corrected query searched instead (null if none)."
+    )
+    corrected_query: str | None = Field(
+        None, description="Spelling-corrected query searched instead of `query` (did you mean)."
+    )
 
-    model_config = {
-        "json_schema_extra": {
+    model_config = ConfigDict(
+        json_schema_extra={
             "examples": [
                 {
                     "query": "Hegseth Brüssel",
                     "mode": "hybrid",
+                    "sort": "relevance",
                     "total": 1,
                     "offset": 0,
                     "limit": 10,
-                    "hits": [
-                        {
-                            "id": "000_494cd484c81fa86c",
-                            "title": "US-Präsident Donald Trump …",
-                            "date": "2025-02",
-                            "source": None,
-                            "language": None,
-                            "category": None,
-                            "snippet": "US-Verteidigungsminister Pete <mark>Hegseth</mark> …",
-                            "score": 0.0325,
-                            "scores": {
-                                "lexical": 5.1,
-                                "semantic": 0.41,
-                                "fused": 0.0325,
-                                "lexical_rank": 1,
-                                "semantic_rank": 2,
-                            },
-                        }
-                    ],
+                    "next": None,
+                    "corrected_query": None,
+                    "hits": [_HIT_EXAMPLE],
+                    "facets": {
+                        "month": [{"value": "2025-02", "count": 1}],
+                        "source": [],
+                        "language": [],
+                        "category": [],
+                    },
                 }
             ]
         }
-    }
+    )
 
 
 class ArticleOut(BaseModel):
@@ -81,6 +127,95 @@ class ArticleOut(BaseModel):
     category: str | None
 
 
+class ExportRowOut(ArticleOut):
+    """One line of an export: the stored article and where it ranked."""
+
+    rank: int
+    score: float
+    scores: ScoresOut
+
+
+ID_PATTERN = r"^[^/\\\t\n\r]*[^\s/\\][^/\\\t\n\r]*$"
+TEXT_PATTERN = r"\S"
+DATE_PATTERN = r"^\s*\d{4}(-\d{1,2}(-\d{1,2}([T ].*)?)?)?\s*$"
+
+
+def _integer_as_text(value: object) -> object:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ArticleIn(BaseModel):
+    """An article to add or replace; ``text`` (or ``body``) is required, the rest optional."""
+
+    id: Annotated[str, BeforeValidator(_integer_as_text)] = Field(
+        max_length=200,
+        pattern=ID_PATTERN,
+        description="Unique id without slashes (integers are taken as text); an existing "
+        "article with it is replaced.",
+    )
+    title: str | None = Field(None, description="Defaults to the first sentence.")
+    lead: str | None = None
+    body: str | None = Field(
+        None, pattern=TEXT_PATTERN, description="The article text (or give it as `text`)."
+    )
+    text: str | None = Field(None, pattern=TEXT_PATTERN)
+    date: str | None = Field(
+        None,
+        pattern=DATE_PATTERN,
+        description="YYYY, YYYY-MM, YYYY-MM-DD or an ISO timestamp.",
+    )
+    source: str | None = None
+    url: str | None = None
+    language: str | None = None
+    category: str | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            # Either text field will do; the engine's own check says so when both are missing.
+            "anyOf": [{"required": ["text"]}, {"required": ["body"]}],
+            "examples": [
+                {
+                    "id": "dpa-2025-0417",
+                    "title": "Hitzewelle in Wien",
+                    "date": "2025-07-02",
+                    "source": "dpa",
+                    "language": "de",
+                    "category": "wetter",
+                    "text": "Wien erlebt den heißesten Julitag seit Beginn der Messungen.",
+                }
+            ],
+        },
+    )
+
+    def fields(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
+ArticlesIn = ArticleIn | list[ArticleIn]
+
+
+class WriteOut(BaseModel):
+    generation: str = Field(description="The index generation that now serves the change.")
+    upserted: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+
+
+class SimilarIn(BaseModel):
+    """Free text to find similar articles for, with the same filters as /search."""
+
+    text: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, examples=["Hitzewelle in Europa"])
+    limit: int = Field(10, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=10_000)
+    date_from: str | None = Field(None, alias="from", max_length=40, examples=["2025-02"])
+    date_to: str | None = Field(None, alias="to", max_length=40)
+    source: list[str] | None = None
+    language: list[str] | None = None
+    category: list[str] | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
 class HealthOut(BaseModel):
     status: str
     generation: str
@@ -88,13 +223,39 @@ class HealthOut(BaseModel):
     model: str
 
 
+class StatsOut(BaseModel):
+    """What the index holds, which model built it, and how it spreads over facets."""
+
+    index: str
+    generation: str
+    model: str
+    dim: int
+    articles: int
+    passage_count: int
+    schema_version: int
+    created: str
+    updated: str
+    passages: dict[str, Any]
+    facets: FacetsOut
+
+    model_config = ConfigDict(extra="allow")
+
+
 class ErrorDetail(BaseModel):
     status: int
     message: str
-    detail: list[dict[str, object]] | None = None
+    detail: list[dict[str, Any]] | None = None
 
 
 class ErrorOut(BaseModel):
     """The one error shape every failing request gets."""
 
     error: ErrorDetail
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"error": {"status": 400, "message": 'query has an unclosed quote (")'}},
+            ]
+        }
+    )

@@ -5,8 +5,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from search.facets import Facets
+
 Mode = Literal["hybrid", "lexical", "semantic"]
 MODES: tuple[Mode, ...] = ("hybrid", "lexical", "semantic")
+# "date" is newest first, the order a newsroom reads in; "date_asc" oldest first.
+Sort = Literal["relevance", "date", "date_asc"]
+SORTS: tuple[Sort, ...] = ("relevance", "date", "date_asc")
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,28 @@ class Scores:
     fused: float | None = None
     lexical_rank: int | None = None
     semantic_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """An article's place in a ranking, before it is dressed up as a Hit."""
+
+    article_id: str
+    score: float
+    scores: Scores
+    passage: int | None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A full ranking (up to its depth) with what display needs: the query's terms."""
+
+    query: str
+    mode: Mode
+    total: int
+    items: list[Ranked]
+    terms: frozenset[str]
+    corrected_query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +64,13 @@ class Hit:
 
 @dataclass(frozen=True)
 class SearchResults:
-    """One page of hits; ``total`` counts every article the query matched."""
+    """One page of hits; ``total`` counts every article the query matched.
+
+    ``corrected_query`` is the spelling-corrected query that was searched instead of
+    ``query`` (None when no word needed it).
+    ``next`` is the cursor of the following page (None on the last one); ``facets``
+    count the same matches as ``total`` when they were asked for.
+    """
 
     query: str
     mode: Mode
@@ -45,6 +78,10 @@ class SearchResults:
     offset: int
     limit: int
     hits: list[Hit] = field(default_factory=list)
+    sort: Sort = "relevance"
+    next: str | None = None
+    facets: Facets | None = None
+    corrected_query: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
