@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 from tqdm import tqdm
@@ -24,7 +24,8 @@ from tqdm import tqdm
 from search.articles import RecordError, expand_sources
 from search.engine import BuildReport, Engine
 from search.errors import SearchError
-from search.results import MODES, SearchResults
+from search.fusion import DEFAULT_FUSION, FUSIONS
+from search.results import MODES, Mode, SearchResults
 from search.settings import Settings
 from search.store import IndexFolder
 
@@ -117,6 +118,8 @@ def _print_results(results: SearchResults, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         return
+    if results.corrected_query:
+        click.echo(f"showing results for {results.corrected_query!r}")
     click.echo(f"{results.total} matches for {results.query!r} ({results.mode})")
     for rank, hit in enumerate(results.hits, start=results.offset + 1):
         s = hit.scores
@@ -185,17 +188,24 @@ def delete(ids: tuple[str, ...], index: Path | None) -> None:
 @click.argument("text")
 @index_option
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option(
+    "--fusion",
+    type=click.Choice(FUSIONS),
+    default=DEFAULT_FUSION,
+    show_default=True,
+    help="How hybrid mode merges the two rankings.",
+)
 @limit_option
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @json_option
 @_reports_errors
-def query(text: str, index: Path | None, mode: str, limit: int, offset: int, as_json: bool) -> None:
+def query(
+    text: str, index: Path | None, mode: str, fusion: str, limit: int, offset: int, as_json: bool
+) -> None:
     """Search for TEXT (Whoosh query syntax in lexical and hybrid mode)."""
     engine = Engine(_settings(index).index)
-    _print_results(
-        engine.search(text, mode=mode, limit=limit, offset=offset),  # type: ignore[arg-type]
-        as_json,
-    )
+    results = engine.search(text, mode=cast(Mode, mode), fusion=fusion, limit=limit, offset=offset)
+    _print_results(results, as_json)
 
 
 @main.command()
@@ -253,3 +263,53 @@ def serve(index: Path | None, host: str, port: int, api_key: str | None) -> None
     started = time.perf_counter()
     uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
     click.echo(f"stopped after {time.perf_counter() - started:.0f}s", err=True)
+
+
+@main.command("eval")
+@click.argument("queries", required=False, type=click.Path(path_type=Path))
+@index_option
+@click.option(
+    "--mode",
+    "modes",
+    type=click.Choice(MODES),
+    multiple=True,
+    help="Mode(s) to evaluate [default: all three].",
+)
+@click.option(
+    "--similar",
+    "similar_k",
+    type=int,
+    default=None,
+    metavar="K",
+    help="Also measure similar articles: category precision@K.",
+)
+@json_option
+@_reports_errors
+def evaluate_command(
+    queries: Path | None,
+    index: Path | None,
+    modes: tuple[str, ...],
+    similar_k: int | None,
+    as_json: bool,
+) -> None:
+    """Measure retrieval quality: MRR@10, nDCG@10, R@10, R@100 per query type and mode."""
+    from search.evaluate import evaluate, format_table, load_queries, similar_category_precision
+
+    engine = Engine(_settings(index).index)
+    report: dict[str, Any] = {}
+    if queries is not None:
+        report["queries"] = evaluate(engine, load_queries(queries), modes or MODES)  # type: ignore[arg-type]
+    if similar_k is not None:
+        report[f"similar_category_P@{similar_k}"] = similar_category_precision(engine, similar_k)
+    if not report:
+        raise click.UsageError("give a QUERIES file, --similar K, or both")
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    if "queries" in report:
+        click.echo(format_table(report["queries"], "MRR@10"))
+        click.echo()
+        click.echo(format_table(report["queries"]))
+    for name, value in report.items():
+        if name != "queries":
+            click.echo(f"{name}: {value:.3f}")

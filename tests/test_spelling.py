@@ -1,0 +1,48 @@
+"""Spelling correction from the index vocabulary."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.engine import Engine
+from search.spelling import correct_query, edit_distance
+
+from .conftest import SEED_ID
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "distance"),
+    [
+        ("hegseth", "hegseth", 0),
+        ("hegset", "hegseth", 1),
+        ("verhandlug", "verhandl", 2),
+        ("", "abc", 3),
+        ("brussel", "brusel", 1),
+    ],
+)
+def test_edit_distance(a: str, b: str, distance: int) -> None:
+    assert edit_distance(a, b) == distance
+
+
+def test_a_misspelt_name_is_corrected_to_the_archive_spelling(engine: Engine) -> None:
+    lexical = engine._current().lexical
+    correction = correct_query("Hegset Brüssel", lexical)
+    assert correction is not None
+    assert correction.text == "Hegseth Brüssel"
+    assert correction.replacements == {"Hegset": "Hegseth"}
+
+
+def test_known_words_and_prose_are_left_alone(engine: Engine) -> None:
+    lexical = engine._current().lexical
+    assert correct_query("Hegseth Brüssel", lexical) is None
+    long_query = "Hegset traf in Brüssel die Minister der Nato"
+    assert correct_query(long_query, lexical) is None
+
+
+@pytest.mark.parametrize("mode", ["lexical", "hybrid", "semantic"])
+def test_search_shows_and_uses_the_corrected_query(engine: Engine, mode: str) -> None:
+    results = engine.search("Hegset Brüssel", mode=mode)  # type: ignore[arg-type]
+    assert results.corrected_query == "Hegseth Brüssel"
+    assert results.query == "Hegset Brüssel"
+    assert SEED_ID in [h.id for h in results.hits[:2]]
+    assert engine.search("Hegseth Brüssel", mode=mode).corrected_query is None  # type: ignore[arg-type]
