@@ -56,7 +56,10 @@ def fold(text: str) -> str:
     """Lowercase and strip diacritics (``Ö`` -> ``o``, ``ß`` -> ``ss``)."""
     text = text.lower().replace("ß", "ss")
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    if decomposed.isascii():
+        return decomposed  # no combining marks to strip
+    combining = unicodedata.combining
+    return "".join([ch for ch in decomposed if not combining(ch)])  # a list joins faster
 
 
 def is_acronym(word: str) -> bool:

@@ -56,21 +56,22 @@ def ground_query_vector(
     max_docs = max(settings.max_doc_share * lexical.count(), settings.min_doc_limit)
     contexts: list[np.ndarray] = []
     rare = lexical.rare_terms(parsed, max_docs, settings.docs_per_term)
+    # Rare terms of one query share articles: fetch, split and fold each one once.
+    seen: dict[str, tuple[list[str], np.ndarray]] = {}
     for term, article_ids in rare[: settings.max_terms]:
         rows = []
+        # Stems begin a word, so a word-start match in the folded text finds the
+        # passages that use the term at a fraction of full analysis' cost.
+        uses_term = re.compile(rf"\b{re.escape(term)}")
         for article_id in article_ids:
             if article_id not in vectors:
                 continue
-            texts = split_passages(lexical.get(article_id), passages)
-            matrix = vectors.vectors_of(article_id)
-            # Stems begin a word, so a word-start match in the folded text finds the
-            # passages that use the term at a fraction of full analysis' cost.
-            uses_term = re.compile(rf"\b{re.escape(term)}")
-            rows.extend(
-                matrix[i]
-                for i, text in enumerate(texts[: len(matrix)])
-                if uses_term.search(fold(text))
-            )
+            if article_id not in seen:
+                matrix = vectors.vectors_of(article_id)
+                texts = split_passages(lexical.get(article_id), passages)[: len(matrix)]
+                seen[article_id] = ([fold(text) for text in texts], matrix)
+            folded, matrix = seen[article_id]
+            rows.extend(matrix[i] for i, text in enumerate(folded) if uses_term.search(text))
         if rows:
             centroid = np.mean(rows, axis=0)
             contexts.append(centroid / max(float(np.linalg.norm(centroid)), 1e-12))

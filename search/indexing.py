@@ -1,28 +1,41 @@
 """Feeding articles into both sides of an index at once.
 
-Embedding is the slow part and spends most of its time in BLAS, which releases the
-GIL; the Whoosh writer runs in a second thread meanwhile, so on two cores lexical
-indexing hides behind embedding instead of adding to it.
+Embedding is the slow part (about 90% of a rebuild's CPU time), so it gets every
+core: the packaged model's tokenizer is pure Python and its forward pass runs small
+BLAS calls, so one process with two BLAS threads leaves a core idle for a fifth of
+the time and spins the other; one single-threaded model per core in worker
+processes embeds about 1.4 times as fast (see docs/benchmarks.md). The Whoosh writer
+runs in a thread of the main process meanwhile, which otherwise only waits.
+
+Small writes stay in-process: the workers start only once ``PARALLEL_AFTER``
+articles have been embedded, so a handful of articles never pays their start-up.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 
 import numpy as np
 
 from search.articles import Article
-from search.embeddings import Embedder
+from search.embeddings import Embedder, UniversalSentenceEncoder
 from search.lexical import LexicalWriter
 from search.passages import PassageSettings, split_passages
 from search.vectors import VectorIndex
 
 BATCH_ARTICLES = 64
+PARALLEL_AFTER = 128
+# Batches queued per worker: enough that a worker never waits for the next one.
+IN_FLIGHT_PER_WORKER = 2
 
 Progress = Callable[[int], None]
 
@@ -57,6 +70,65 @@ def embed_articles(
     return [matrix[start:end] for start, end in bounds]
 
 
+def embedded_batches(
+    batches: Iterable[list[Article]],
+    embedder: Embedder,
+    settings: PassageSettings,
+    on_read: Callable[[list[Article]], None],
+    parallel_after: int = PARALLEL_AFTER,
+    workers: int | None = None,
+) -> Iterator[tuple[list[Article], list[np.ndarray]]]:
+    """Yield each batch with its passage vectors, in input order.
+
+    ``on_read`` sees every batch as soon as it is read, before it is embedded, so
+    the lexical side works on it while the embedder does.
+    """
+    workers = workers or len(os.sched_getaffinity(0))
+    # Only the packaged model is re-created in workers; any other embedder (a
+    # sentence-transformers model threads by itself) stays in this process.
+    parallel = workers > 1 and isinstance(embedder, UniversalSentenceEncoder)
+    iterator = iter(batches)
+    done = 0
+    while not parallel or done < parallel_after:
+        batch = next(iterator, None)
+        if batch is None:
+            return
+        on_read(batch)
+        yield batch, embed_articles(batch, embedder, settings)
+        done += len(batch)
+    # spawn, not fork: the lexical writer thread is running in this process.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool:
+        in_flight: deque[tuple[list[Article], Future[list[np.ndarray]]]] = deque()
+        try:
+            for batch in iterator:
+                on_read(batch)
+                in_flight.append((batch, pool.submit(_embed_in_worker, batch, settings)))
+                if len(in_flight) >= workers * IN_FLIGHT_PER_WORKER:
+                    done_batch, future = in_flight.popleft()
+                    yield done_batch, future.result()
+            while in_flight:
+                done_batch, future = in_flight.popleft()
+                yield done_batch, future.result()
+        finally:
+            for _batch, future in in_flight:
+                future.cancel()
+
+
+_worker_embedder: Embedder | None = None
+
+
+def _start_worker() -> None:
+    """Load the model once per worker, with one BLAS thread: the workers share the cores."""
+    global _worker_embedder
+    _worker_embedder = UniversalSentenceEncoder(threads=1)
+
+
+def _embed_in_worker(batch: list[Article], settings: PassageSettings) -> list[np.ndarray]:
+    assert _worker_embedder is not None, "worker started without its model"
+    return embed_articles(batch, _worker_embedder, settings)
+
+
 def index_articles(
     articles: Iterable[Article],
     writer: LexicalWriter,
@@ -64,8 +136,14 @@ def index_articles(
     embedder: Embedder,
     settings: PassageSettings,
     progress: Progress | None = None,
+    parallel_after: int = PARALLEL_AFTER,
+    workers: int | None = None,
 ) -> IndexingStats:
-    """Write every article to the lexical writer and its passage vectors to ``vectors``."""
+    """Write every article to the lexical writer and its passage vectors to ``vectors``.
+
+    ``workers`` embedding processes (default: one per core) take over after
+    ``parallel_after`` articles, when the embedder can be re-created in them.
+    """
     stats = IndexingStats()
     started = time.perf_counter()
     pending: queue.Queue[list[Article] | None] = queue.Queue(maxsize=8)
@@ -83,14 +161,14 @@ def index_articles(
 
     thread = threading.Thread(target=write_lexical, name="lexical-writer", daemon=True)
     thread.start()
+    embedded = embedded_batches(
+        batches(articles, BATCH_ARTICLES), embedder, settings, pending.put, parallel_after, workers
+    )
     try:
-        for batch in batches(articles, BATCH_ARTICLES):
+        for batch, matrices in embedded:
             if failure:
                 break
-            pending.put(batch)
-            for article, matrix in zip(
-                batch, embed_articles(batch, embedder, settings), strict=True
-            ):
+            for article, matrix in zip(batch, matrices, strict=True):
                 vectors.add(article.id, matrix)
                 stats.passages += len(matrix)
             stats.articles += len(batch)
@@ -98,6 +176,7 @@ def index_articles(
             if progress is not None:
                 progress(len(batch))
     finally:
+        embedded.close()
         pending.put(None)
         thread.join()
     if failure:

@@ -294,6 +294,8 @@ class LexicalIndex:
 
     def mentions(self, text: str, terms: frozenset[str]) -> bool:
         """Whether ``highlight`` would mark anything in ``text``, without marking it up."""
+        if not terms:
+            return False
         analyzer = self._index.schema["body"].analyzer
         return any(token.text in terms for token in analyzer(text, mode="index"))
 

@@ -1,0 +1,157 @@
+"""The pipelines our engine is compared with, built and queried the same way.
+
+- ``tantivy``: the fast lexical peer a user would pick instead of Whoosh (Rust BM25,
+  Python bindings), with a German stemming analyzer and the same field boosts.
+- ``naive``: what one writes first with the same parts: one process, the Whoosh
+  writer and then the embedder one after the other, an exact flat FAISS index, no
+  query grounding and no snippets.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import tantivy
+
+from search.articles import Article, ReadReport, read_articles
+from search.embeddings import UniversalSentenceEncoder
+from search.engine import semantic_text
+from search.fusion import reciprocal_rank_fusion
+from search.indexing import BATCH_ARTICLES, batches, embed_articles
+from search.lexical import LexicalIndex
+from search.passages import PassageSettings
+from search.query import FIELD_BOOSTS, SEARCH_FIELDS
+from search.vectors import VectorIndex
+
+DEPTH = 100
+TANTIVY_ANALYZER = "german"
+TANTIVY_HEAP = 256 * 1024 * 1024
+# The model as the engine first ran it: one process, two BLAS threads.
+NAIVE_THREADS = 2
+
+
+def articles_of(source: Path) -> Iterator[Article]:
+    return read_articles([source], ReadReport())
+
+
+# -- tantivy -----------------------------------------------------------------------------
+
+
+def _tantivy_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("id", stored=True, tokenizer_name="raw")
+    for name in SEARCH_FIELDS:
+        builder.add_text_field(name, stored=True, tokenizer_name=TANTIVY_ANALYZER)
+    return builder.build()
+
+
+def _open_tantivy(folder: Path) -> tantivy.Index:
+    index = tantivy.Index(_tantivy_schema(), path=str(folder))
+    analyzer = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("german"))
+        .build()
+    )
+    index.register_tokenizer(TANTIVY_ANALYZER, analyzer)
+    return index
+
+
+def build_tantivy(source: Path, folder: Path) -> dict[str, float]:
+    """Index every article (title, lead, body) and commit; return counts and seconds."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    index = _open_tantivy(folder)
+    writer = index.writer(heap_size=TANTIVY_HEAP)
+    count = chars = 0
+    for article in articles_of(source):
+        document = tantivy.Document(
+            id=article.id, title=article.title, lead=article.lead, body=article.body
+        )
+        writer.add_document(document)
+        count += 1
+        chars += len(article.title) + len(article.lead) + len(article.body)
+    writer.commit()
+    writer.wait_merging_threads()
+    return {"articles": count, "chars": chars, "seconds": time.perf_counter() - started}
+
+
+class TantivySearch:
+    """BM25 over title, lead and body with the engine's field boosts."""
+
+    def __init__(self, folder: Path) -> None:
+        self._index = _open_tantivy(folder)
+        self._index.reload()
+        self._searcher = self._index.searcher()
+
+    def search(self, text: str) -> list[str]:
+        query, _errors = self._index.parse_query_lenient(
+            text, list(SEARCH_FIELDS), field_boosts=FIELD_BOOSTS
+        )
+        hits = self._searcher.search(query, DEPTH).hits
+        return [self._searcher.doc(address)["id"][0] for _score, address in hits]
+
+
+# -- the naive pipeline ------------------------------------------------------------------
+
+
+def build_naive(source: Path, folder: Path) -> dict[str, float]:
+    """Whoosh, then embeddings, then a flat FAISS index, one after the other in one process.
+
+    Its embedding step is the model's embedding-only throughput in one process, the
+    way the engine ran it before it used worker processes.
+    """
+    settings = PassageSettings()
+    lexical = LexicalIndex.create(folder / "lexical")
+    started = time.perf_counter()
+    count = chars = 0
+    with lexical.writer(fresh=True) as writer:
+        for article in articles_of(source):
+            writer.upsert(article)
+            count += 1
+            chars += len(article.title) + len(article.lead) + len(article.body)
+    lexical.close()
+    lexical_seconds = time.perf_counter() - started
+
+    embedder = UniversalSentenceEncoder(threads=NAIVE_THREADS)
+    vectors = VectorIndex(embedder.dim)
+    embed_seconds = 0.0
+    for batch in batches(articles_of(source), BATCH_ARTICLES):
+        embed_started = time.perf_counter()
+        matrices = embed_articles(batch, embedder, settings)
+        embed_seconds += time.perf_counter() - embed_started
+        for article, matrix in zip(batch, matrices, strict=True):
+            vectors.add(article.id, matrix)
+    vectors.save(folder)
+    return {
+        "articles": count,
+        "chars": chars,
+        "passages": vectors.passage_count,
+        "lexical_seconds": lexical_seconds,
+        "embed_seconds": embed_seconds,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+class NaiveSearch:
+    """Whoosh BM25F for any word, an exact scan of every passage, RRF for hybrid."""
+
+    def __init__(self, folder: Path) -> None:
+        self._lexical = LexicalIndex(folder / "lexical")
+        self._vectors = VectorIndex.load(folder)
+        self._embedder = UniversalSentenceEncoder(threads=NAIVE_THREADS)
+        self._embedder.encode(["warm-up"])
+
+    def lexical(self, text: str) -> list[str]:
+        return [a for a, _ in self._lexical.search(self._lexical.parser.parse(text), DEPTH).ranked]
+
+    def semantic(self, text: str) -> list[str]:
+        vector = self._embedder.encode([semantic_text(text)])[0]
+        return [h.article_id for h in self._vectors.search(vector, DEPTH)]
+
+    def hybrid(self, text: str) -> list[str]:
+        fused = reciprocal_rank_fusion([self.lexical(text), self.semantic(text)])
+        return [article_id for article_id, _score in fused[:10]]

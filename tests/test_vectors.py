@@ -1,0 +1,103 @@
+"""The vector index: exact while small, an HNSW graph once large, same operations either way."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from search.vectors import VectorIndex
+
+DIM = 48
+ARTICLES = 1500
+PASSAGES = 3
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=-1, keepdims=True)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clustered() -> dict[str, np.ndarray]:
+    """Passage vectors around topic centres, the way news passages cluster by topic."""
+    rng = np.random.default_rng(7)
+    centres = _unit(rng.standard_normal((40, DIM)))
+    topics = rng.integers(0, len(centres), ARTICLES)
+    noise = rng.standard_normal((ARTICLES, PASSAGES, DIM)) * 0.12
+    return {f"a{i}": _unit(centres[topics[i]] + noise[i]) for i in range(ARTICLES)}
+
+
+def _index(articles: dict[str, np.ndarray]) -> VectorIndex:
+    index = VectorIndex(DIM)
+    for article_id, matrix in articles.items():
+        index.add(article_id, matrix)
+    return index
+
+
+def _top(index: VectorIndex, query: np.ndarray, k: int = 10) -> list[str]:
+    return [hit.article_id for hit in index.search(query, k)]
+
+
+def test_a_small_index_stays_exact(clustered: dict[str, np.ndarray]) -> None:
+    index = _index(clustered)
+    index.optimize(exact_max=ARTICLES * PASSAGES)
+    assert index.exact
+
+
+def test_a_large_index_becomes_a_graph_that_agrees_with_exact_search(
+    clustered: dict[str, np.ndarray],
+) -> None:
+    exact = _index(clustered)
+    graph = _index(clustered)
+    graph.optimize(exact_max=1000)
+    assert not graph.exact and exact.exact
+    queries = _unit(np.random.default_rng(8).standard_normal((60, DIM)))
+    probes = [*queries, *(m[0] for m in list(clustered.values())[:60])]
+    recall = np.mean([len(set(_top(exact, q)) & set(_top(graph, q))) / 10 for q in probes])
+    assert recall >= 0.98
+    # An article's own passage finds it first, with its exact score.
+    hit = graph.search(clustered["a5"][1], 1)[0]
+    assert hit.article_id == "a5" and hit.passage == 1 and hit.score == pytest.approx(1.0)
+
+
+def test_a_graph_adds_removes_and_reconstructs_like_the_exact_index(
+    clustered: dict[str, np.ndarray], tmp_path: Path
+) -> None:
+    graph = _index(clustered)
+    graph.optimize(exact_max=1000)
+    np.testing.assert_allclose(graph.vectors_of("a3"), clustered["a3"], atol=1e-6)
+
+    # A removed article's passages stay in the graph, dead, and are never returned.
+    assert graph.remove("a3") and "a3" not in graph
+    assert "a3" not in _top(graph, clustered["a3"][0], 50)
+    replacement = clustered["a4"][:2]
+    graph.add("a4", replacement)
+    np.testing.assert_allclose(graph.vectors_of("a4"), replacement, atol=1e-6)
+    assert _top(graph, clustered["a4"][0], 1) == ["a4"]
+    assert graph.passage_count == (ARTICLES - 1) * PASSAGES - 1
+
+    graph.save(tmp_path)
+    loaded = VectorIndex.load(tmp_path)
+    assert not loaded.exact and len(loaded) == ARTICLES - 1
+    assert loaded.passage_count == graph.passage_count
+    query = clustered["a9"][2]
+    assert _top(loaded, query) == _top(graph, query)
+
+
+def test_optimize_compacts_a_graph_once_a_fifth_of_it_is_dead(
+    clustered: dict[str, np.ndarray],
+) -> None:
+    graph = _index(clustered)
+    graph.optimize(exact_max=1000)
+    stored = graph._index.ntotal
+    for i in range(200):
+        graph.remove(f"a{i}")
+    graph.optimize(exact_max=1000)
+    assert graph._index.ntotal == stored  # 13% dead: left alone
+    for i in range(200, 400):
+        graph.remove(f"a{i}")
+    graph.optimize(exact_max=1000)
+    assert graph._index.ntotal == graph.passage_count == (ARTICLES - 400) * PASSAGES
+    assert not graph.exact and "a10" not in graph
+    assert _top(graph, clustered["a500"][0], 1) == ["a500"]
