@@ -36,6 +36,7 @@ BATCH_ARTICLES = 64
 PARALLEL_AFTER = 128
 # Batches queued per worker: enough that a worker never waits for the next one.
 IN_FLIGHT_PER_WORKER = 2
+ORPHAN_CHECK_SECONDS = 1.0
 
 Progress = Callable[[int], None]
 
@@ -98,7 +99,9 @@ def embedded_batches(
         done += len(batch)
     # spawn, not fork: the lexical writer thread is running in this process.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start_worker, initargs=(os.getpid(),)
+    ) as pool:
         in_flight: deque[tuple[list[Article], Future[list[np.ndarray]]]] = deque()
         try:
             for batch in iterator:
@@ -118,10 +121,18 @@ def embedded_batches(
 _worker_embedder: Embedder | None = None
 
 
-def _start_worker() -> None:
+def _start_worker(parent: int) -> None:
     """Load the model once per worker, with one BLAS thread: the workers share the cores."""
     global _worker_embedder
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     _worker_embedder = UniversalSentenceEncoder(threads=1)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone (a SIGKILLed rebuild cannot tell it to)."""
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _embed_in_worker(batch: list[Article], settings: PassageSettings) -> list[np.ndarray]:
