@@ -237,7 +237,7 @@ def stats(index: Path | None) -> None:
 def export(index: Path | None) -> None:
     """Write every article as JSONL to stdout (an archive can be rebuilt from it)."""
     engine = Engine(_settings(index).index)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     for article in engine.articles():
         out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
 
