@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from search.embeddings import Embedder, UniversalSentenceEncoder
@@ -106,3 +114,32 @@ def writable_engine(tmp_path: Path, tiny_sources: list[Path], embedder: Embedder
     """A fresh index per test, for tests that write."""
     engine, _report = Engine.rebuild(tiny_sources, tmp_path / "index", embedder=embedder)
     return engine
+
+
+@contextlib.contextmanager
+def running_server(index: Path, *options: str, timeout: float = 90) -> Iterator[str]:
+    """``news-search serve`` on a free loopback port until the block ends; yields its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    command = [sys.executable, "-m", "search", "serve", "--index", str(index), "--port", str(port)]
+    env = {**os.environ, "NEWS_SEARCH_API_KEY": ""}  # writes only with an explicit --api-key
+    process = subprocess.Popen(
+        [*command, *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            assert time.monotonic() < deadline, f"server did not come up in {timeout:.0f} s"
+            time.sleep(0.3)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

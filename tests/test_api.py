@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +17,7 @@ from search.embeddings import Embedder
 from search.engine import Engine
 from search.settings import Settings
 
-from .conftest import SEED_ID
+from .conftest import SEED_ID, running_server
 
 EVERYTHING = "Hegseth OR Brüssel OR Derby OR Börse OR Hitzewelle"
 API_KEY = "s3cret-key"
@@ -410,42 +405,14 @@ def test_openapi_documents_endpoints_errors_and_examples(client: TestClient) -> 
 # -- over real HTTP --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_news_search_serve_answers_over_real_http(tiny_index: Path) -> None:
-    port = _free_port()
-    env = {**os.environ, "NEWS_SEARCH_API_KEY": ""}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "search", "serve", "--index", str(tiny_index), "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
-            assert time.monotonic() < deadline, "server did not come up in 60 s"
-            time.sleep(0.3)
+    with running_server(tiny_index) as base:
         response = httpx.get(f"{base}/search", params={"q": "Hegseth Brüssel"}, timeout=10)
         assert response.status_code == 200 and response.json()["hits"][0]["id"] == SEED_ID
         assert httpx.get(f"{base}/articles/nope", timeout=10).status_code == 404
         page = httpx.get(f"{base}/", timeout=10)
         assert page.status_code == 200 and "/static/app.js" in page.text
         assert httpx.get(f"{base}/static/app.js", timeout=10).status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
 
 
 @pytest.mark.parametrize("fusion", ["zscore", "minmax", "rrf"])

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,7 +19,7 @@ import pytest
 from search.embeddings import Embedder
 from search.engine import Engine
 
-from .conftest import SEED_ID
+from .conftest import SEED_ID, running_server
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -61,12 +57,6 @@ def _chromium() -> str:
     return str(path)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(
     tmp_path_factory: pytest.TempPathFactory, tiny_sources: list[Path], embedder: Embedder
@@ -74,31 +64,12 @@ def server(
     """`news-search serve` on a fresh index, with a key so the test can post an article."""
     path = tmp_path_factory.mktemp("page") / "index"
     Engine.rebuild(tiny_sources, path, embedder=embedder)
-    port = _free_port()
-    command = [sys.executable, "-m", "search", "serve", "--index", str(path), "--port", str(port)]
-    process = subprocess.Popen(
-        [*command, "--api-key", API_KEY], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
-            assert time.monotonic() < deadline, "server did not come up in 90 s"
-            time.sleep(0.3)
+    with running_server(path, "--api-key", API_KEY) as base:
         posted = httpx.post(
             f"{base}/articles", json=HOSTILE, headers={"X-API-Key": API_KEY}, timeout=60
         )
         assert posted.status_code == 200, posted.text
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
