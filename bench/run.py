@@ -31,7 +31,7 @@ from bench.synthetic import build_synthetic
 REPO = Path(__file__).resolve().parents[1]
 QUERIES = REPO.parent / "shared" / "queries" / "10kgnad-dev.jsonl"
 PHASES = ("rebuild", "lexical", "ceiling", "naive", "tantivy", "query", "http")
-QUICK_MAX_CHARS = 300
+QUICK_MAX_CHARS = 200
 
 
 def load_queries(path: Path = QUERIES) -> list[str]:
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     queries = load_queries()
     if args.quick:
-        queries = queries[::7]  # 18 queries of all four kinds
+        queries = queries[::9]  # 14 queries of all four kinds
     runs = [run_size(args, size, queries) for size in args.sizes]
     if args.synthetic:
         runs.append(run_synthetic(args, queries))

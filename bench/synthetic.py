@@ -7,7 +7,9 @@ articles, through the engine's own rebuild, but takes each passage vector from t
 real passage vectors of an index built earlier (picked by a hash of the passage
 text, plus a little noise so no two are identical). Numbers measured on it are
 labelled "synthetic vectors": its rebuild time says nothing about embedding, and
-its semantic rankings mean nothing; its latencies, memory and graph recall do.
+its semantic rankings mean nothing; its latencies and memory do. Its recall does
+not: each real vector appears about N/10k times with tiny noise, and such clusters
+of near-duplicates are the hardest case for a graph index.
 """
 
 from __future__ import annotations
