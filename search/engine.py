@@ -40,6 +40,7 @@ from search.indexing import (
 )
 from search.lexical import LexicalIndex
 from search.manifest import Manifest
+from search.neighbours import NeighbourTable
 from search.passages import PassageSettings, split_passages
 from search.query import ParsedQuery, check_query_text, is_keyword_text, plain_words
 from search.results import MODES, SORTS, Hit, Mode, Ranked, Ranking, Scores, SearchResults, Sort
@@ -77,6 +78,15 @@ class _Generation:
         self.manifest = Manifest.load(self.folder)
         self.lexical = LexicalIndex(self.folder / LEXICAL_DIR)
         self.vectors = VectorIndex.load(self.folder)
+        self._neighbours = NeighbourTable.load(self.folder)
+
+    @property
+    def neighbours(self) -> NeighbourTable:
+        """The generation's neighbour table; one written before tables existed gets
+        one computed on first use (seconds at 10k articles) and kept in memory."""
+        if self._neighbours is None:
+            self._neighbours = NeighbourTable.build(self.vectors)
+        return self._neighbours
 
 
 def semantic_text(query: str) -> str:
@@ -192,6 +202,7 @@ class Engine:
                 lexical.close()
                 vectors.optimize()  # the exact scan or an IVF, whichever the size calls for
                 vectors.save(target)
+                NeighbourTable.build(vectors).save(target)
                 Manifest(
                     model=embedder.name,
                     dim=embedder.dim,
@@ -284,6 +295,12 @@ class Engine:
                 stats.passages += len(matrix)
             vectors.optimize()  # past the size for a graph, or a graph too full of dead entries
             vectors.save(target)
+            previous = NeighbourTable.load(source.folder)
+            added = [article.id for article, _ in embedded]
+            neighbours = (
+                previous.updated(vectors, added) if previous else NeighbourTable.build(vectors)
+            )
+            neighbours.save(target)
             manifest = replace(
                 source.manifest,
                 generation=target.name,
@@ -392,6 +409,7 @@ class Engine:
             lexical, total = found.ranked, found.total
         if parsed is not None:
             terms = generation.lexical.query_terms(parsed)
+        known = known_share(generation.lexical, terms)
         if mode != "lexical":
             vector = self.embedder.encode([semantic_text(text)])[0]
             if parsed is not None:
@@ -410,6 +428,7 @@ class Engine:
                 self.semantic,
                 self._outside(generation, where),
                 is_keyword_text(text),
+                known,
             )
 
         lexical_at = {aid: (rank, score) for rank, (aid, score) in enumerate(lexical, 1)}
@@ -425,7 +444,7 @@ class Engine:
                 fusion,
                 lexical[:depth],
                 [(h.article_id, h.score) for h in semantic],
-                lexical_weight_for(text),
+                lexical_weight_for(text, known),
             )
             fused = {article_id for article_id, _ in ranked}
             floor = ranked[-1][1] if ranked else 0.0
@@ -551,7 +570,14 @@ class Engine:
         if article_id is not None:
             generation.lexical.get(article_id)  # raises ArticleNotFound for an unknown id
             label = article_id
-            found = rank_like(generation.vectors, article_id, depth, self.semantic, exclude)
+            found = rank_like(
+                generation.vectors,
+                article_id,
+                depth,
+                self.semantic,
+                exclude,
+                generation.neighbours,
+            )
             exclude |= {article_id}
         else:
             label = check_query_text(text or "")
@@ -644,6 +670,17 @@ def _stored(generation: _Generation, items: list[Ranked]) -> Iterator[tuple[Arti
     for item in items:
         with contextlib.suppress(ArticleNotFound):  # deleted since the ranking
             yield generation.lexical.get(item.article_id), item
+
+
+def known_share(lexical: LexicalIndex, terms: frozenset[str]) -> float:
+    """The share of query terms the archive uses at all (1.0 for no terms).
+
+    It says how much of a query the lexical side can see; both the fusion weight
+    and the semantic blend for keywords read it.
+    """
+    if not terms:
+        return 1.0
+    return sum(lexical.doc_frequency(term) > 0 for term in terms) / len(terms)
 
 
 def _shorten(text: str, limit: int = 240) -> str:

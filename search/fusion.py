@@ -78,9 +78,16 @@ PROSE_LEXICAL_WEIGHT = 0.25
 LEXICAL_WEIGHT = KEYWORD_LEXICAL_WEIGHT
 
 
-def lexical_weight_for(query: str) -> float:
-    """The lexical share for a query: more for a few keywords, less for prose."""
-    return KEYWORD_LEXICAL_WEIGHT if is_keyword_text(query) else PROSE_LEXICAL_WEIGHT
+def lexical_weight_for(query: str, known_share: float = 1.0) -> float:
+    """The lexical share for a query: more for a few keywords, less for prose.
+
+    ``known_share``, the share of the query's terms the archive uses at all, scales
+    it: words the archive never uses (English ones over a German archive) leave the
+    lexical side ranking on what is left of the query, and it deserves that much
+    less trust.
+    """
+    base = KEYWORD_LEXICAL_WEIGHT if is_keyword_text(query) else PROSE_LEXICAL_WEIGHT
+    return base * min(max(known_share, 0.0), 1.0)
 
 
 def fuse(

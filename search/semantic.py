@@ -1,13 +1,23 @@
 """Ranking whole articles by meaning, from passage vectors.
 
-Two views of an article complement each other: its best passage finds the one
+Three views of an article complement each other: its best passage finds the one
 paragraph that answers a pointed question, its centroid (the mean of all passages)
-matches a query that paraphrases the whole story. Scores blend both; on the 10kGNAD
-dev queries the blend beat either view alone (see docs/quality.md).
+matches a query that paraphrases the whole story, and its lead (the first passage:
+headline and lead, the inverted pyramid's summary) matches a query that retells
+what the story is about. Scores blend them; on the 10kGNAD dev queries and the
+cross-lingual WMT task the blend beat every single view (see docs/quality.md).
+
+Keyword queries name what they want, often something deep in a story, so their best
+passage decides, unless the archive does not know their words (English keywords
+over a German archive): then the words cannot point at a passage, only at the gist
+of a story, and the lead gains weight with the share of unknown words.
 
 "More like this" compares centroids after removing what all articles share (the
 archive's mean vector), which otherwise makes every article look alike, and expands
 the example with its nearest neighbours (query expansion), which steadies the topic.
+Then it asks the neighbourhood: two articles whose own nearest neighbours overlap
+are about the same thing even when their vectors differ in wording (shared-nearest-
+neighbour similarity), which lifts same-topic articles over merely close ones.
 """
 
 from __future__ import annotations
@@ -16,21 +26,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from search.neighbours import NeighbourTable
 from search.vectors import SemanticHit, VectorIndex
 
 
 @dataclass(frozen=True)
 class SemanticSettings:
-    """Blend of best passage and centroid, and how wide candidates are gathered."""
+    """Blend of best passage, lead and centroid, and how wide candidates are gathered.
 
-    passage_weight: float = 0.5
-    # A few keywords point at a passage, not a whole story: for them the best
-    # passage alone decides.
-    keyword_passage_weight: float = 1.0
+    For prose the centroid gets what passage and lead leave; keyword queries blend
+    passage and lead only.
+    """
+
+    passage_weight: float = 0.4
+    lead_weight: float = 0.1
+    # The lead's share for keywords none of which the archive knows; it scales with
+    # the unknown share and is 0 for keywords the archive uses.
+    foreign_keyword_lead_weight: float = 0.3
     candidate_factor: int = 3
     min_candidates: int = 100
     expansion_neighbours: int = 3
     expansion_weight: float = 0.5
+    # Shared-nearest-neighbour re-ranking: the cosine's share of the score; the
+    # overlap of neighbourhoods (search/neighbours.py) has the rest.
+    shared_cosine_weight: float = 0.4
+    # Re-ranking by neighbourhoods can lift an article from deep in the candidates.
+    similar_min_candidates: int = 200
 
 
 def _unit(matrix: np.ndarray) -> np.ndarray:
@@ -45,21 +66,33 @@ def rank_articles(
     settings: SemanticSettings,
     exclude: frozenset[str] = frozenset(),
     keywords: bool = False,
+    known_share: float = 1.0,
 ) -> list[SemanticHit]:
-    """The ``depth`` articles with the best blend of passage and centroid similarity.
+    """The ``depth`` articles with the best blend of passage, lead and centroid similarity.
 
-    ``keywords`` says the query is a few keywords rather than prose.
+    ``keywords`` says the query is a few keywords rather than prose; ``known_share``
+    is the share of its terms the archive uses (see ``Engine.rank``).
     """
     wanted = max(depth * settings.candidate_factor, settings.min_candidates)
     candidates = vectors.search(query, wanted, exclude=exclude)
     if not candidates:
         return []
-    centroids = np.vstack([vectors.centroid(hit.article_id) for hit in candidates])
-    whole = centroids @ query
-    weight = settings.keyword_passage_weight if keywords else settings.passage_weight
+    if keywords:
+        lead = settings.foreign_keyword_lead_weight * (1 - known_share)
+        passage, centroid = 1 - lead, 0.0
+    else:
+        passage, lead = settings.passage_weight, settings.lead_weight
+        centroid = 1 - passage - lead
+    views = np.zeros(len(candidates), dtype=np.float32)
+    if lead:
+        views += lead * (np.vstack([vectors.lead(h.article_id) for h in candidates]) @ query)
+    if centroid:
+        views += centroid * (
+            np.vstack([vectors.centroid(h.article_id) for h in candidates]) @ query
+        )
     blended = [
-        SemanticHit(hit.article_id, weight * hit.score + (1 - weight) * float(score), hit.passage)
-        for hit, score in zip(candidates, whole, strict=True)
+        SemanticHit(hit.article_id, passage * hit.score + float(view), hit.passage)
+        for hit, view in zip(candidates, views, strict=True)
     ]
     return sorted(blended, key=lambda hit: -hit.score)[:depth]
 
@@ -70,10 +103,12 @@ def rank_like(
     depth: int,
     settings: SemanticSettings,
     exclude: frozenset[str] = frozenset(),
+    neighbours: NeighbourTable | None = None,
 ) -> list[SemanticHit]:
-    """Articles most like a stored one (never itself), by centred, expanded centroids."""
+    """Articles most like a stored one (never itself), by centred, expanded centroids,
+    re-ranked by shared neighbours when a ``neighbours`` table is given."""
     example = vectors.centroid(article_id)
-    wanted = max(depth * settings.candidate_factor, settings.min_candidates)
+    wanted = max(depth * settings.candidate_factor, settings.similar_min_candidates)
     candidates = vectors.search(example, wanted, exclude=exclude | {article_id})
     if not candidates:
         return []
@@ -84,6 +119,10 @@ def rank_like(
     nearest = np.argsort(-first)[: settings.expansion_neighbours]
     query = _unit(query + settings.expansion_weight * centred[nearest].sum(axis=0))
     scores = centred @ query
+    if neighbours is not None:
+        overlap = neighbours.shared(article_id, [hit.article_id for hit in candidates])
+        weight = settings.shared_cosine_weight
+        scores = weight * scores + (1 - weight) * overlap
     order = np.argsort(-scores)[:depth]
     return [
         SemanticHit(candidates[i].article_id, float(scores[i]), candidates[i].passage)

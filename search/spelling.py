@@ -5,15 +5,28 @@ embedder, so a keyword query with a word the archive never uses is corrected to 
 nearest indexed term: by edit distance, then by how many articles use it. The
 correction works on index terms (stems) and is shown as the word as it appears in
 an article, so the reader sees ``Hegseth``, not an internal stem.
+
+A word the archive does not use is as often a correct word of another language
+(``injection`` over a German archive) as a typo, and its nearest archive term
+(``Infektion``) then changes what the query asks. So a correction must fit the rest
+of the query (the collation check of "did you mean" in larger engines): some article
+has to use it together with another word of the query the archive knows.
+``Hegset Brüssel`` becomes ``Hegseth Brüssel`` because an article names both;
+``lethal injection Supreme Court`` stays as typed, because no article names
+``Leitha`` or ``Infektion`` next to a supreme court.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from whoosh import query as wq
 
 from search.analysis import TOKEN_PATTERN, analyze, fold
 from search.lexical import LexicalIndex
+from search.query import SEARCH_FIELDS
 
 _WORD = re.compile(TOKEN_PATTERN)
 # Short words tolerate one edit, longer ones two; below this length a word is too
@@ -35,19 +48,42 @@ class Correction:
 
 
 def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (insertions, deletions, substitutions)."""
+    """Edit distance counting insertions, deletions, substitutions and swaps of two
+    neighbouring letters as one edit each (optimal string alignment): the four
+    typing slips, so one slip is always distance 1."""
+    before: list[int] = []
     previous = list(range(len(b) + 1))
     for i, char_a in enumerate(a, start=1):
         current = [i]
         for j, char_b in enumerate(b, start=1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
-            )
-        previous = current
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char_a != char_b))
+            if i > 1 and j > 1 and char_a == b[j - 2] and a[i - 2] == char_b:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, previous = previous, current
     return previous[-1]
 
 
-def _best_surface(word: str, term: str, lexical: LexicalIndex) -> str | None:
+def _in_any_field(term: str) -> wq.Query:
+    return wq.Or([wq.Term(field, term) for field in SEARCH_FIELDS])
+
+
+def _fits_with(others: list[str], lexical: LexicalIndex) -> Callable[[str], bool]:
+    """Whether a candidate term shares an article with one of ``others`` (true if none).
+
+    One, not all: an English query over a German archive often holds a word that
+    matches by accident (``fine`` stems to ``fin``, which six 10kGNAD articles use),
+    and a typo in a name (``Ziepunkt price-fixing fine``) must still be corrected.
+    """
+    if not others:
+        return lambda _term: True
+    context = wq.Or([_in_any_field(term) for term in others])
+    return lambda term: bool(lexical.matching_ids(wq.And([_in_any_field(term), context])))
+
+
+def _best_surface(
+    word: str, term: str, lexical: LexicalIndex, fits: Callable[[str], bool]
+) -> str | None:
     """The indexed word closest to what was typed.
 
     Candidates come from both the typed word and its stem (a typo can change how a
@@ -61,9 +97,12 @@ def _best_surface(word: str, term: str, lexical: LexicalIndex) -> str | None:
     best: tuple[int, int, str] | None = None
     for candidate, frequency in sorted(candidates.items(), key=lambda c: -c[1])[:MAX_CANDIDATES]:
         surface = lexical.surface_form(candidate)
-        if surface is None:
+        if surface is None or not fits(candidate):
             continue
-        rank = (edit_distance(typed, fold(surface)), -frequency, surface)
+        # An inflected form (``Wiedereröffnung`` for the stored ``wiedereröffnen``)
+        # is judged by its stem, where the typo is all that differs.
+        distance = min(edit_distance(typed, fold(surface)), edit_distance(term, candidate))
+        rank = (distance, -frequency, surface)
         if best is None or rank < best:
             best = rank
     return best[2] if best is not None and best[0] <= max_edits else None
@@ -74,15 +113,17 @@ def correct_query(text: str, lexical: LexicalIndex) -> Correction | None:
     words = _WORD.findall(text)
     if len(words) > MAX_WORDS:
         return None
+    analysed = {word: analyze(word) for word in dict.fromkeys(words)}
+    known = {
+        word: [term for term in terms if lexical.doc_frequency(term) > 0]
+        for word, terms in analysed.items()
+    }
     replacements: dict[str, str] = {}
-    for word in dict.fromkeys(words):
-        terms = analyze(word)
-        if len(terms) != 1 or len(terms[0]) < MIN_CORRECTABLE:
+    for word, terms in analysed.items():
+        if len(terms) != 1 or len(terms[0]) < MIN_CORRECTABLE or known[word]:
             continue
-        term = terms[0]
-        if lexical.doc_frequency(term) > 0:
-            continue
-        surface = _best_surface(word, term, lexical)
+        others = [term for other, found in known.items() if other != word for term in found]
+        surface = _best_surface(word, terms[0], lexical, _fits_with(others, lexical))
         if surface:
             replacements[word] = surface
     if not replacements:

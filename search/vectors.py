@@ -150,6 +150,11 @@ class VectorIndex:
             self._centroids[article_id] = cached
         return cached
 
+    def lead(self, article_id: str) -> np.ndarray:
+        """The vector of an article's first passage: its headline and lead."""
+        key = self._key_of[article_id]
+        return self._index.reconstruct(int(np.int64(key) << PASSAGE_BITS))
+
     def mean_centroid(self, sample: int = 2000) -> np.ndarray:
         """The average article vector (from an even sample), what every article shares."""
         if self._mean is None:

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from search.cli import main
 from search.embeddings import Embedder, UniversalSentenceEncoder
 from search.engine import Engine
 
@@ -107,6 +109,17 @@ def tiny_index(
 @pytest.fixture(scope="session")
 def engine(tiny_index: Path, embedder: Embedder) -> Engine:
     return Engine(tiny_index, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def gnad_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """All 1,028 10kGNAD articles, built once through the CLI for the slow tests that
+    need a real archive (acceptance and quality); tests must not write to it."""
+    index = tmp_path_factory.mktemp("gnad") / "i"
+    corpus = SHARED / "corpora" / "10kgnad" / "articles.jsonl"
+    result = CliRunner().invoke(main, ["rebuild", str(corpus), "--index", str(index)])
+    assert result.exit_code == 0, result.output
+    return index
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from search.cli import main
 from search.embeddings import Embedder
 from search.engine import Engine
 from search.settings import Settings
@@ -20,7 +18,6 @@ from .conftest import SEED_FILE, SEED_ID, SHARED
 pytestmark = pytest.mark.slow
 
 ZEITGEIST = SHARED / "corpora" / "zeitgeist-de-teasers" / "articles.jsonl"
-GNAD = SHARED / "corpora" / "10kgnad" / "articles.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +41,8 @@ def test_seed_in_semantic_top_5_among_4152_teasers(zeitgeist_engine: Engine) -> 
 
 
 @pytest.fixture(scope="module")
-def gnad_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    index = tmp_path_factory.mktemp("gnad") / "i"
-    result = CliRunner().invoke(main, ["rebuild", str(GNAD), "--index", str(index)])
-    assert result.exit_code == 0, result.output
-    with TestClient(create_app(Settings(index=index))) as client:
+def gnad_client(gnad_index: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(index=gnad_index))) as client:
         yield client
 
 

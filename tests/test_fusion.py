@@ -63,3 +63,12 @@ def test_prose_gets_less_lexical_weight_than_keywords() -> None:
     assert lexical_weight_for("Hegseth Brüssel") > lexical_weight_for(
         "Which minister presented the US plans for Ukraine in Brussels?"
     )
+
+
+def test_the_lexical_weight_shrinks_with_the_share_of_query_words_the_archive_knows() -> None:
+    full = lexical_weight_for("Hegseth Brüssel")
+    assert lexical_weight_for("Hegseth Brüssel", known_share=1.0) == full
+    assert lexical_weight_for("Hegseth Brüssel", known_share=0.5) == pytest.approx(full / 2)
+    assert lexical_weight_for("Hegseth Brüssel", known_share=0.0) == 0.0
+    # Out-of-range shares are clamped, never a negative or inflated weight.
+    assert lexical_weight_for("Hegseth Brüssel", known_share=1.7) == full

@@ -18,6 +18,7 @@ from .conftest import SEED_ID
         ("verhandlug", "verhandl", 2),
         ("", "abc", 3),
         ("brussel", "brusel", 1),
+        ("leopoldstdat", "leopoldstadt", 1),  # two letters swapped: one slip
     ],
 )
 def test_edit_distance(a: str, b: str, distance: int) -> None:
@@ -46,3 +47,13 @@ def test_search_shows_and_uses_the_corrected_query(engine: Engine, mode: str) ->
     assert results.query == "Hegset Brüssel"
     assert SEED_ID in [h.id for h in results.hits[:2]]
     assert engine.search("Hegseth Brüssel", mode=mode).corrected_query is None  # type: ignore[arg-type]
+
+
+def test_a_correction_must_fit_the_rest_of_the_query(engine: Engine) -> None:
+    """A word the archive lacks is kept when no article uses its near match together
+    with the query's other words: it is a foreign word, not a typo."""
+    lexical = engine._current().lexical
+    # "Hegset" is one edit from "Hegseth", and an article names Hegseth with Pentagon.
+    assert correct_query("Hegset Pentagon", lexical) is not None
+    # One edit from "Hegseth" too, but no article names Hegseth next to a heat wave.
+    assert correct_query("Hegset Hitzewelle", lexical) is None
