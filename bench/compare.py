@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.measure import percentiles
 from bench.phases import sample_ids
-from bench.run import load_queries
+from bench.run import REPO, load_queries
 
 # Run with another tree's ``search`` first on the path: imports nothing from bench.
 PROBE = """
@@ -46,12 +46,18 @@ print(json.dumps(times))
 """
 
 
-def probe(tree: Path | None, index: Path, queries: list[str], ids: list[str]) -> dict:
+def probe(tree: Path, index: Path, queries: list[str], ids: list[str]) -> dict:
+    """Run the probe with ``tree``'s ``search`` package.
+
+    ``python -c`` puts its working directory first on ``sys.path``, ahead of
+    ``PYTHONPATH``, so the probe runs inside ``tree``: from the repository root it
+    would import this checkout's ``search`` for both versions.
+    """
     env = dict(os.environ)
-    if tree is not None:
-        env["PYTHONPATH"] = f"{tree}{os.pathsep}{env.get('PYTHONPATH', '')}"
+    env["PYTHONPATH"] = f"{tree}{os.pathsep}{env.get('PYTHONPATH', '')}"
     output = subprocess.run(
-        [sys.executable, "-c", PROBE, str(index), json.dumps(queries), json.dumps(ids)],
+        [sys.executable, "-c", PROBE, str(index.resolve()), json.dumps(queries), json.dumps(ids)],
+        cwd=tree,
         env=env,
         check=True,
         capture_output=True,
@@ -74,7 +80,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for name, tree, index in (
             ("before", args.before, args.before_index),
-            ("after", None, args.index),
+            ("after", REPO, args.index),
         ):
             for mode, seconds in probe(tree, index, queries, ids).items():
                 times[name].setdefault(mode, []).extend(seconds)

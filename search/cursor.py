@@ -69,6 +69,20 @@ def decode_cursor(token: str, request_fingerprint: str) -> Cursor:
     return Cursor(position=payload["p"], last_id=payload["l"])
 
 
+def claimed_position(token: str) -> int:
+    """The position a token says it continues from, unchecked (0 if unreadable).
+
+    Only for deciding how deep to rank before the request's fingerprint is known;
+    ``decode_cursor`` checks the token afterwards.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(token[:MAX_CURSOR_CHARS] + "=" * (-len(token) % 4))
+        position = json.loads(raw.decode("utf-8")).get("p")
+    except (binascii.Error, UnicodeDecodeError, ValueError, AttributeError):
+        return 0
+    return position if type(position) is int and position > 0 else 0
+
+
 def resume_position(cursor: Cursor, ranked_ids: Sequence[str]) -> int:
     """Where the next page starts: after ``last_id`` wherever it moved, else at the position."""
     position = cursor.position

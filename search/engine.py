@@ -23,11 +23,18 @@ import numpy as np
 from whoosh.query import Query as WhooshQuery
 
 from search.articles import Article, ReadReport, RecordError, expand_sources, read_articles
-from search.cursor import Cursor, decode_cursor, encode_cursor, fingerprint, resume_position
+from search.cursor import (
+    Cursor,
+    claimed_position,
+    decode_cursor,
+    encode_cursor,
+    fingerprint,
+    resume_position,
+)
 from search.embeddings import Embedder, load_embedder, model_name
 from search.errors import ArticleNotFound, InputError, ModelMismatch, QueryError
 from search.expansion import ExpansionSettings, ground_query_vector
-from search.facets import Facets, count_facets
+from search.facets import Facets, count_documents, count_facets
 from search.filters import Filters
 from search.fusion import DEFAULT_FUSION, FUSIONS, fuse, lexical_weight_for
 from search.indexing import (
@@ -47,6 +54,7 @@ from search.results import MODES, SORTS, Hit, Mode, Ranked, Ranking, Scores, Sea
 from search.semantic import SemanticSettings, rank_articles, rank_like
 from search.spelling import correct_query
 from search.store import LEXICAL_DIR, IndexFolder, Lease
+from search.tiers import LexicalHits
 from search.vectors import SemanticHit, VectorIndex
 
 MAX_LIMIT = 100
@@ -375,6 +383,30 @@ class Engine:
         score; ``score`` stays at the lowest fused one), so paging and export reach
         every match.
         """
+        return self._rank_hits(
+            generation, query, mode, depth, fusion, filters, sort, complete, plain
+        )[0]
+
+    def _rank_hits(
+        self,
+        generation: _Generation,
+        query: str,
+        mode: Mode,
+        depth: int,
+        fusion: str,
+        filters: Filters | None,
+        sort: Sort,
+        complete: bool = False,
+        plain: bool = False,
+        reach: int | None = None,
+    ) -> tuple[Ranking, LexicalHits | None]:
+        """``_rank``, and the lexical side's hits (None in semantic mode).
+
+        ``reach`` stops a complete ranking after that many lexical matches: the
+        order and scores of those are the complete ranking's, ``total`` still counts
+        every match, and what lies beyond is never turned into Python objects (at
+        100k articles a common word matches most of the archive).
+        """
         if mode not in MODES:
             raise QueryError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
         if plain:
@@ -388,6 +420,7 @@ class Engine:
         lexical: list[tuple[str, float]] = []
         semantic: list[SemanticHit] = []
         total = 0
+        found: LexicalHits | None = None
         parsed: ParsedQuery | None = None
         if mode == "semantic":
             # Natural-language questions need not be valid query syntax here.
@@ -405,7 +438,9 @@ class Engine:
                 parsed = generation.lexical.parser.parse(corrected)
         if mode != "semantic":
             assert parsed is not None
-            found = generation.lexical.search(parsed, None if complete else depth, where)
+            found = generation.lexical.search(
+                parsed, None if complete else depth, where, first=reach if complete else None
+            )
             lexical, total = found.ranked, found.total
         if parsed is not None:
             terms = generation.lexical.query_terms(parsed)
@@ -449,7 +484,8 @@ class Engine:
             fused = {article_id for article_id, _ in ranked}
             floor = ranked[-1][1] if ranked else 0.0
             ranked += [(a, floor) for a, _ in lexical[depth:] if a not in fused]
-            total = max(total, len(ranked))
+            assert found is not None
+            total += sum(1 for a in fused if not found.matches(a))  # semantic-only candidates
         if sort != "relevance":
             order = generation.lexical.columns().by_date(
                 [article_id for article_id, _ in ranked], newest_first=sort == "date"
@@ -467,7 +503,7 @@ class Engine:
                 semantic_rank=sem[0] if sem else None,
             )
             items.append(Ranked(article_id, score, scores, sem[1].passage if sem else None))
-        return Ranking(text, mode, total, items, terms, corrected)
+        return Ranking(text, mode, total, items, terms, corrected), found
 
     def search(
         self,
@@ -484,7 +520,8 @@ class Engine:
         """One page of ranked hits for ``query``, with snippets and explained scores.
 
         Every page is a slice of one complete ranking, so ``cursor`` (the ``next`` of
-        the previous page) reaches any depth at the cost of the first page.
+        the previous page) reaches any depth. Sorted by relevance, the ranking is
+        made only as deep as the page reaches; ``total`` counts every match.
         """
         _check_page(limit, offset)
         if cursor is not None and offset:
@@ -493,7 +530,15 @@ class Engine:
         depth = max(CANDIDATE_DEPTH, offset + limit) if mode == "semantic" else CANDIDATE_DEPTH
         # One generation serves the whole request, even if a write switches meanwhile.
         generation = self._current()
-        ranking = self._rank(generation, query, mode, depth, fusion, filters, sort, complete=True)
+        # Ranking by relevance, a page needs the matches down to its end, not all
+        # of them; date order needs every match (facets count them from ``found``).
+        every = sort != "relevance"
+        # A cursor's article may have moved down since its page: room for a page more.
+        wanted = offset + limit if cursor is None else claimed_position(cursor) + limit + MAX_LIMIT
+        reach = None if every else max(CANDIDATE_DEPTH, wanted)
+        ranking, found = self._rank_hits(
+            generation, query, mode, depth, fusion, filters, sort, complete=True, reach=reach
+        )
         ids = [item.article_id for item in ranking.items]
         key = fingerprint(
             {
@@ -505,14 +550,25 @@ class Engine:
             }
         )
         start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
-        end = start + limit
+        # ``ids`` ends early only where the ranking stopped at ``reach``.
+        end = min(start + limit, len(ids))
         page = self._page(generation, ranking, limit, start)
+        if found is not None and reach is not None:
+            page = replace(page, hits=[_explained(hit, found) for hit in page.hits])
         return replace(
             page,
             sort=sort,
-            next=encode_cursor(Cursor(end, ids[end - 1]), key) if end < len(ids) else None,
-            facets=count_facets(generation.lexical.columns(), ids) if facets else None,
+            next=encode_cursor(Cursor(end, ids[end - 1]), key) if end < ranking.total else None,
+            facets=self._facets(generation, ids, found) if facets else None,
         )
+
+    def _facets(self, generation: _Generation, ids: list[str], found: LexicalHits | None) -> Facets:
+        """Facets of every match: the ranked articles and all lexical matches."""
+        columns = generation.lexical.columns()
+        docnums = columns.docnums(ids)
+        if found is not None:
+            docnums = np.concatenate([docnums, found.docnums()])
+        return count_documents(columns, docnums)
 
     def matches(
         self,
@@ -664,6 +720,21 @@ class Engine:
         mentions = [lexical.mentions(text, terms) for text in passages]
         best = max(range(len(passages)), key=lambda i: (mentions[i], i == passage, -i))
         return lexical.highlight(passages[best], terms, whole=True) or html.escape(passages[best])
+
+
+def _explained(hit: Hit, found: LexicalHits) -> Hit:
+    """``hit`` with its lexical rank and score where it lies beyond the ranked depth.
+
+    A hybrid hit from the semantic side may match lexically far down; the complete
+    ranking named its lexical rank, so a page ranked only to its depth does too.
+    """
+    if hit.scores.lexical is not None:
+        return hit
+    at = found.explain(hit.id)
+    if at is None:
+        return hit
+    rank, score = at
+    return replace(hit, scores=replace(hit.scores, lexical=score, lexical_rank=rank))
 
 
 def _stored(generation: _Generation, items: list[Ranked]) -> Iterator[tuple[Article, Ranked]]:

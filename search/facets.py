@@ -36,7 +36,12 @@ class Facets:
 
 def count_facets(columns: Columns, article_ids: Iterable[str]) -> Facets:
     """Count the facet values of the articles ``article_ids`` (each counted once)."""
-    docnums = np.unique(columns.docnums(article_ids))
+    return count_documents(columns, columns.docnums(article_ids))
+
+
+def count_documents(columns: Columns, docnums: np.ndarray) -> Facets:
+    """``count_facets`` by document number: a query's matches, without their ids."""
+    docnums = np.unique(docnums)
     counted: dict[str, list[FacetCount]] = {}
     for name in FACET_FIELDS:
         labels = columns.labels[name]

@@ -8,24 +8,34 @@ the field boosts of ``search.query``.
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 from whoosh import highlight, index, scoring
 from whoosh import query as wq
+from whoosh.analysis import Token
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from search.analysis import analyze, news_analyzer, split_hyphens
+from search.analysis import TOKEN_PATTERN, analyze, news_analyzer, split_hyphens
 from search.articles import Article
+from search.bm25 import PostingCache, Scored, score_query
 from search.columns import ColumnCache, Columns
 from search.dates import date_period, month_of
 from search.errors import ArticleNotFound
+from search.nearby import LexiconCache
 from search.query import SEARCH_FIELDS, ParsedQuery, QueryParser
+from search.tiers import LexicalHits, merge, top
 
+# The analyzer's tokenizer pattern: the words it analyses one by one.
+_WORD = re.compile(TOKEN_PATTERN)
+WORD_CACHE = 50_000
 _MARK = highlight.HtmlFormatter(tagname="mark", between=" … ")
 _MARK.template = "<%(tag)s>%(t)s</%(tag)s>"  # plain <mark>: styling belongs to the page
 
@@ -95,12 +105,8 @@ def _optional(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-@dataclass(frozen=True)
-class LexicalHits:
-    """Ranked (article id, BM25F score) pairs and how many articles matched in all."""
-
-    ranked: list[tuple[str, float]]
-    total: int
+def _in_any_field(term: str) -> wq.Query:
+    return wq.Or([wq.Term(field, term) for field in SEARCH_FIELDS])
 
 
 class LexicalWriter:
@@ -128,10 +134,20 @@ class LexicalIndex:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self._index = index.open_dir(str(folder))
-        self.parser = QueryParser(self._index.schema)
+        # Without mmap: Whoosh copies every memory-mapped file it opens into a
+        # BytesIO, so each thread's searcher held a private copy of the segment
+        # (0.5 GB at 100k articles) on top of the mapped pages it touched.
+        self._index = FileStorage(str(folder), supports_mmap=False).open_index()
+        schema = self._index.schema  # read from disk on every access: once here
+        self.parser = QueryParser(schema)
+        self._analyzer = schema["body"].analyzer
         self._local = threading.local()
         self._columns = ColumnCache()
+        self._postings = PostingCache()
+        self._lexicon = LexiconCache(SEARCH_FIELDS)
+        # The terms each word yields: the analyzer treats every word on its own (so
+        # a text's terms are its words' terms), and news prose repeats its words.
+        self._word_terms = lru_cache(maxsize=WORD_CACHE)(self._terms_of_word)
 
     @classmethod
     def create(cls, folder: Path) -> LexicalIndex:
@@ -174,13 +190,15 @@ class LexicalIndex:
         return self._current().doc_count()
 
     def get(self, article_id: str) -> Article:
-        stored = self._current().document(id=article_id)
-        if stored is None:
+        searcher = self._current()
+        # The id column finds the document without a term search.
+        docnum = self._columns.get(searcher).docnum_of.get(article_id)
+        if docnum is None:
             raise ArticleNotFound(article_id)
-        return article_from_stored(stored)
+        return article_from_stored(searcher.stored_fields(docnum))
 
     def has(self, article_id: str) -> bool:
-        return self._current().document_number(id=article_id) is not None
+        return article_id in self._columns.get(self._current()).docnum_of
 
     def articles(self) -> Iterator[Article]:
         """Every stored article, in index order."""
@@ -197,37 +215,80 @@ class LexicalIndex:
     def matching_ids(self, q: wq.Query) -> frozenset[str]:
         """The ids of every article ``q`` matches (a filter's allowed articles)."""
         searcher = self._current()
-        return self._columns.get(searcher).ids_of(searcher.docs_for_query(q))
+        return self._columns.get(searcher).ids_of(self._docnums(searcher, q).tolist())
+
+    def _best(self, searcher: Searcher, q: wq.Query, n: int) -> tuple[int, list[int]]:
+        """How many documents match ``q``, and the best ``n`` in Whoosh's order."""
+        scored = score_query(searcher, q, self._postings)
+        if scored is None:
+            results = searcher.search(q, limit=n)
+            return len(results), [docnum for _score, docnum in results.top_n]
+        matched, scores = scored
+        return int(np.count_nonzero(matched)), top(matched, scores, n).tolist()
+
+    def _docnums(self, searcher: Searcher, q: wq.Query) -> np.ndarray:
+        """Document numbers of every match of ``q``, ascending."""
+        scored = score_query(searcher, q, self._postings)
+        if scored is not None:
+            return np.flatnonzero(scored[0])
+        return np.fromiter(searcher.docs_for_query(q), dtype=np.int64)
 
     def search(
-        self, parsed: ParsedQuery, depth: int | None, filter: wq.Query | None = None
+        self,
+        parsed: ParsedQuery,
+        depth: int | None,
+        filter: wq.Query | None = None,
+        first: int | None = None,
     ) -> LexicalHits:
-        """Rank up to ``depth`` articles (None: all) that pass ``filter``; for keyword
-        queries, those with every word first."""
+        """Rank the articles that pass ``filter``; for keyword queries, those with every
+        word first.
+
+        Each pass ranks ``depth`` articles (None: every match), which decides the
+        tiers and their scores; of the merged ranking the first ``first`` are
+        returned (None: all ranked). ``total`` counts every match either way.
+        """
         searcher = self._current()
-        ids = self._columns.get(searcher).ids
-        seen: set[int] = set()
-        total = 0
-        tiers: list[list[tuple[str, float]]] = []
+        columns = self._columns.get(searcher)
         passes = [parsed.strict, parsed.loose] if parsed.is_keyword_query else [parsed.loose]
+        scored = [score_query(searcher, q, self._postings) for q in passes]
+        if any(s is None for s in scored):
+            return self._search_whoosh(searcher, passes, depth, filter, first)
+        allowed = None
+        if filter is not None:
+            allowed = np.zeros(searcher.doc_count_all(), dtype=bool)
+            allowed[self._docnums(searcher, filter)] = True
+        return merge(scored, allowed, depth, first, columns.ids, columns.docnum_of)  # type: ignore[arg-type]
+
+    def _search_whoosh(
+        self,
+        searcher: Searcher,
+        passes: list[wq.Query],
+        depth: int | None,
+        filter: wq.Query | None,
+        first: int | None,
+    ) -> LexicalHits:
+        """``search`` by Whoosh's own collector, for queries ``score_query`` does not take."""
+        columns = self._columns.get(searcher)
+        size = searcher.doc_count_all()
+        ranked: list[Scored] = []
+        total = 0
         for q in passes:
             results = searcher.search(q, limit=depth, filter=filter)
             total = max(total, len(results))
-            tier = []
+            matched, scores = np.zeros(size, dtype=bool), np.zeros(size)
             for score, docnum in results.top_n:
-                if docnum not in seen:
-                    seen.add(docnum)
-                    tier.append((ids[docnum], float(score)))
-            tiers.append(tier)
-        # Score fusion reads the scores, so they must agree with the order: every
-        # all-words hit is lifted above the best partial one.
-        ranked: list[tuple[str, float]] = []
-        floor = 0.0
-        for tier in reversed(tiers):
-            lifted = [(article_id, score + floor) for article_id, score in tier]
-            floor = max((score for _, score in lifted), default=floor)
-            ranked = lifted + ranked
-        return LexicalHits(ranked=ranked[:depth], total=total)
+                matched[docnum], scores[docnum] = True, score
+            ranked.append((matched, scores))
+
+        def everything() -> np.ndarray:
+            found = self._docnums(searcher, passes[-1])
+            if filter is not None:
+                found = np.intersect1d(found, self._docnums(searcher, filter))
+            return found
+
+        return merge(
+            ranked, None, depth, first, columns.ids, columns.docnum_of, (total, everything)
+        )
 
     def rare_terms(
         self, parsed: ParsedQuery, max_docs: float, sample: int
@@ -237,6 +298,7 @@ class LexicalIndex:
         searcher = self._current()
         reader = searcher.reader()
         deleted = reader.doc_count_all() - reader.doc_count()
+        ids = self._columns.get(searcher).ids
         found = []
         for text in sorted(self.query_terms(parsed)):
             # Term statistics settle most terms without a search: counting the matches
@@ -245,11 +307,9 @@ class LexicalIndex:
             frequencies = [reader.doc_frequency(f, text) for f in SEARCH_FIELDS]
             if not any(frequencies) or max(frequencies) - deleted > max_docs:
                 continue
-            results = searcher.search(
-                wq.Or([wq.Term(f, text) for f in SEARCH_FIELDS]), limit=sample
-            )
-            if 0 < len(results) <= max_docs:
-                found.append((len(results), text, [hit["id"] for hit in results]))
+            count, best = self._best(searcher, _in_any_field(text), sample)
+            if 0 < count <= max_docs:
+                found.append((count, text, [ids[d] for d in best]))
         return [(text, ids) for _count, text, ids in sorted(found)]
 
     def doc_frequency(self, term: str) -> int:
@@ -259,29 +319,23 @@ class LexicalIndex:
 
     def terms_near(self, term: str, max_edits: int) -> list[tuple[str, int]]:
         """Index terms within ``max_edits`` of ``term``, with their document frequency."""
-        reader = self._current().reader()
-        # Typos rarely hit the first letter; keeping it fixed makes the automaton walk
-        # a small part of the term dictionary.
-        near = {
-            t
-            for field in SEARCH_FIELDS
-            for t in reader.terms_within(field, term, max_edits, prefix=1)
-        }
+        # Typos rarely hit the first letter; keeping it fixed leaves a small part of
+        # the term dictionary to compare with.
+        lexicon = self._lexicon.get(self._current().reader())
+        near = {t for field in SEARCH_FIELDS for t in lexicon.near(field, term, max_edits)}
         return [(t, self.doc_frequency(t)) for t in sorted(near) if t != term]
 
     def surface_form(self, term: str) -> str | None:
         """The word as an article spells it, for an index term (a stem) it contains."""
         searcher = self._current()
-        results = searcher.search(wq.Or([wq.Term(f, term) for f in SEARCH_FIELDS]), limit=1)
-        if not results:
+        _count, best = self._best(searcher, _in_any_field(term), 1)
+        if not best:
             return None
-        stored = results[0]
+        stored = searcher.stored_fields(best[0])
         text = " ".join(str(stored.get(f) or "") for f in SEARCH_FIELDS)
-        analyzer = self._index.schema["body"].analyzer
-        for token in analyzer(text, chars=True, mode="query"):
-            if token.text == term:
-                word = text[token.startchar : token.endchar]
-                # A hyphenated word's parts share its span; return the part itself.
+        for word in _WORD.findall(text):  # the first word whose terms hold ``term``
+            if term in self._word_terms(word, "query"):
+                # A hyphenated word's terms come from its parts; return the part itself.
                 parts = [p for p in split_hyphens(word) if analyze(p) == [term]]
                 return parts[0] if parts else word
         return None
@@ -296,8 +350,27 @@ class LexicalIndex:
         """Whether ``highlight`` would mark anything in ``text``, without marking it up."""
         if not terms:
             return False
-        analyzer = self._index.schema["body"].analyzer
-        return any(token.text in terms for token in analyzer(text, mode="index"))
+        words = set(_WORD.findall(text))
+        return any(t in terms for w in words for t in self._word_terms(w, "index"))
+
+    def _terms_of_word(self, word: str, mode: str) -> tuple[str, ...]:
+        return tuple(token.text for token in self._analyzer(word, mode=mode))
+
+    def _tokens(
+        self, value: str, chars: bool = False, mode: str = "", **kwargs: object
+    ) -> Iterator[Token]:
+        """The analyzer's token stream, from each word's cached terms (for highlighting).
+
+        Same tokens, in the same order, with the spans the analyzer gives (a
+        hyphenated word's terms share its span); positions are not set.
+        """
+        token = Token(chars=chars, mode=mode, **kwargs)
+        for match in _WORD.finditer(value):
+            for term in self._word_terms(match.group(), mode):
+                token.text = term
+                if chars:
+                    token.startchar, token.endchar = match.start(), match.end()
+                yield token
 
     def highlight(self, text: str, terms: frozenset[str], whole: bool = False) -> str:
         """HTML-escaped ``text`` with query terms in ``<mark>``; '' when no term occurs.
@@ -305,8 +378,8 @@ class LexicalIndex:
         ``whole`` marks up all of ``text`` (a passage); otherwise the best two
         fragments around matches are returned.
         """
-        if not terms:
-            return ""
+        if not self.mentions(text, terms):
+            return ""  # what marking up would find, at a fraction of its cost
         fragmenter = (
             highlight.WholeFragmenter(charlimit=None)
             if whole
@@ -315,7 +388,7 @@ class LexicalIndex:
         return highlight.highlight(
             text,
             terms,
-            self._index.schema["body"].analyzer,
+            self._tokens,
             fragmenter,
             _MARK,
             top=1 if whole else 2,

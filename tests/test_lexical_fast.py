@@ -1,0 +1,202 @@
+"""The fast lexical paths give what Whoosh's own give, and pages rank only what they need.
+
+numpy BM25F scores, nearby terms for spelling, the highlighter's token stream; on
+an archive of a few hundred short articles, so that common words match more than
+the candidate depth and a write leaves two segments with deletions.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from whoosh import query as wq
+
+from search.articles import Article
+from search.bm25 import PostingCache, score_query
+from search.cursor import Cursor, claimed_position, encode_cursor
+from search.embeddings import Embedder
+from search.engine import CANDIDATE_DEPTH, Engine
+from search.filters import Filters
+from search.nearby import Lexicon
+from search.query import SEARCH_FIELDS
+
+WORDS = [
+    "Derby",
+    "Börse",
+    "Regierung",
+    "Wahl",
+    "Hitzewelle",
+    "Pentagon",
+    "Gipfel",
+    "Zinsen",
+    "Streik",
+    "Bahn",
+    "Klima",
+    "Fußball",
+    "Trainer",
+    "Minister",
+    "Gericht",
+    "Urteil",
+    "Polizei",
+    "Unfall",
+    "Schule",
+    "Forschung",
+]
+QUERIES = [
+    "Derby",
+    "Börse Zinsen",
+    "Regierung Wahl Minister",
+    "Streik-Bahn Klima",
+    "Trainer Fußball Derby Gericht",
+    "Die Regierung plant nach der Wahl neue Regeln für Schule, Forschung und Bahn",
+    "Polizei Unfall Gericht Urteil Hitzewelle Pentagon Gipfel",
+    "title:Derby OR body:Börse",
+    "Wortgibtesnicht",
+]
+
+
+def _article(number: int, rng: random.Random) -> dict[str, str]:
+    weights = [1 / (rank + 1) for rank in range(len(WORDS))]  # Zipf-like: few common words
+    body = " ".join(rng.choices(WORDS, weights, k=rng.randint(5, 40)))
+    title = " ".join(rng.choices(WORDS, weights, k=3))
+    return {"id": f"a{number:04d}", "title": title, "text": f"{body}.", "date": "2025-01"}
+
+
+@pytest.fixture(scope="module")
+def deep(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Engine:
+    rng = random.Random(6)
+    source = tmp_path_factory.mktemp("deep") / "articles.jsonl"
+    rows = [_article(n, rng) for n in range(300)]
+    source.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n")
+    engine, _ = Engine.rebuild([source], source.parent / "index", embedder=embedder)
+    # A second segment, and deletions in the first.
+    extra = [_article(n, rng) for n in range(300, 340)]
+    engine.write(
+        [Article(id=r["id"], title=r["title"], body=r["text"], date=r["date"]) for r in extra],
+        deletes=[f"a{n:04d}" for n in range(0, 300, 7)],
+    )
+    return engine
+
+
+def test_numpy_scores_are_whooshs_bit_for_bit(deep: Engine) -> None:
+    lexical = deep._current().lexical
+    searcher = lexical._current()
+    assert len(searcher.leaf_searchers()) == 2 and searcher.reader().has_deletions()
+    cache = PostingCache(max_postings=500)  # small: evictions on the way
+    for text in QUERIES:
+        parsed = lexical.parser.parse(text)
+        for q in (parsed.strict, parsed.loose):
+            scored = score_query(searcher, q, cache)
+            assert scored is not None, text
+            matched, scores = scored
+            expected = searcher.search(q, limit=None).top_n
+            docs = sorted(matched.nonzero()[0], key=lambda d: (-scores[d], d))
+            assert [(float(scores[d]), int(d)) for d in docs] == expected, text
+
+
+def test_queries_numpy_does_not_take_fall_back_to_whoosh(deep: Engine) -> None:
+    lexical = deep._current().lexical
+    searcher = lexical._current()
+    phrase = lexical.parser.parse('"Derby Börse" OR Zinsen')
+    assert score_query(searcher, phrase.loose, PostingCache()) is None
+    hits = lexical.search(phrase, None)
+    assert [a for a, _ in hits.ranked] == [
+        searcher.stored_fields(d)["id"] for _, d in searcher.search(phrase.loose, limit=None).top_n
+    ]
+    assert hits.total == len(hits.ranked) and all(hits.matches(a) for a, _ in hits.ranked)
+
+
+@pytest.mark.parametrize("mode", ["lexical", "hybrid"])
+def test_pages_rank_to_their_depth_yet_equal_the_complete_ranking(deep: Engine, mode: str) -> None:
+    query = "Regierung Wahl Minister Derby"
+    complete = deep.rank(query, mode, complete=True)  # type: ignore[arg-type]
+    everything = [item.article_id for item in complete.items]
+    assert complete.total == len(everything) > CANDIDATE_DEPTH + 50
+    for offset in (0, 40, CANDIDATE_DEPTH + 20):
+        page = deep.search(query, mode=mode, limit=30, offset=offset)  # type: ignore[arg-type]
+        assert [h.id for h in page.hits] == everything[offset : offset + 30]
+        assert page.total == complete.total
+    # Cursors walk past the ranked depth to the very last match.
+    walked: list[str] = []
+    cursor = None
+    while True:
+        page = deep.search(query, mode=mode, limit=45, cursor=cursor)  # type: ignore[arg-type]
+        walked += [h.id for h in page.hits]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert walked == everything
+
+
+def test_facets_and_filters_count_every_match(deep: Engine) -> None:
+    query = "Börse Zinsen Gericht"
+    filters = Filters.parse(date_from="2025-01")
+    complete = deep.rank(query, "hybrid", filters=filters, complete=True)
+    page = deep.search(query, mode="hybrid", filters=filters, facets=True)
+    assert page.total == complete.total
+    assert page.facets is not None
+    assert sum(c.count for c in page.facets.month) == len({i.article_id for i in complete.items})
+    lexical = deep._current().lexical
+    parsed = lexical.parser.parse(query)
+    narrowed = lexical.search(parsed, None, wq.Term("id", "a0001"))
+    assert narrowed.total <= 1
+
+
+def _typos(words: list[str], rng: random.Random) -> list[str]:
+    typed = []
+    for word in words:
+        letters = list(word)
+        for _ in range(rng.randint(0, 3)):
+            at = rng.randrange(len(letters))
+            edit = rng.randrange(4)
+            if edit == 0:
+                letters[at] = rng.choice("aeinorstuäöß")
+            elif edit == 1:
+                letters.insert(at, rng.choice("aeinorst"))
+            elif edit == 2 and len(letters) > 2:
+                del letters[at]
+            elif edit == 3 and at + 1 < len(letters):
+                letters[at], letters[at + 1] = letters[at + 1], letters[at]
+        typed.append("".join(letters))
+    return typed
+
+
+@pytest.mark.parametrize("segments", [1, 2])
+def test_terms_near_finds_what_whoosh_finds(deep: Engine, engine: Engine, segments: int) -> None:
+    # One segment: Whoosh's Levenshtein automaton; two: its Damerau-Levenshtein scan.
+    reader = (deep if segments == 2 else engine)._current().lexical._current().reader()
+    assert len(reader.leaf_readers()) == segments
+    lexicon = Lexicon(reader, SEARCH_FIELDS)
+    vocabulary = [reader.schema["body"].from_bytes(t) for t in reader.lexicon("body")]
+    for word in _typos(vocabulary, random.Random(segments)):
+        edits = 1 if len(word) <= 5 else 2
+        for field in SEARCH_FIELDS:
+            expected = set(reader.terms_within(field, word, edits, prefix=1))
+            assert set(lexicon.near(field, word, edits)) == expected, (field, word)
+
+
+def test_highlight_tokens_are_the_analyzers(engine: Engine) -> None:
+    lexical = engine._current().lexical
+    text = (
+        "Die EU-Kommission und die US-Regierung: Ukraine-Krieg, Cafés, Brüssel, "
+        "Straße und ÖVP; Hegseth's 3,5 Mrd. Euro (2025) im Pentagon. Über-Ich."
+    )
+    for mode in ("index", "query"):
+        expected = [
+            (t.text, t.startchar, t.endchar)
+            for t in lexical._analyzer(text, chars=True, mode=mode, removestops=False)
+        ]
+        tokens = lexical._tokens(text, chars=True, mode=mode, removestops=False)
+        assert [(t.text, t.startchar, t.endchar) for t in tokens] == expected
+    terms = lexical.query_terms(lexical.parser.parse("Krieg Brüssel"))
+    assert lexical.mentions(text, terms) and not lexical.mentions("Nichts davon.", terms)
+    assert "<mark>Ukraine-Krieg</mark>" in lexical.highlight(text, terms)
+
+
+def test_a_cursor_claims_its_position_before_it_is_checked() -> None:
+    token = encode_cursor(Cursor(240, "a0007"), "f1")
+    assert claimed_position(token) == 240
+    for junk in ("", "!!!", "e30", "x" * 2000, encode_cursor(Cursor(1, "a"), "f")[:-3]):
+        assert claimed_position(junk) >= 0
