@@ -86,15 +86,10 @@ class _Generation:
         self.manifest = Manifest.load(self.folder)
         self.lexical = LexicalIndex(self.folder / LEXICAL_DIR)
         self.vectors = VectorIndex.load(self.folder)
-        self._neighbours = NeighbourTable.load(self.folder)
-
-    @property
-    def neighbours(self) -> NeighbourTable:
-        """The generation's neighbour table; one written before tables existed gets
-        one computed on first use (seconds at 10k articles) and kept in memory."""
-        if self._neighbours is None:
-            self._neighbours = NeighbourTable.build(self.vectors)
-        return self._neighbours
+        # None for a generation written before tables existed: similar articles then
+        # rank without the re-ranking until the next write (computing the table on a
+        # request would take minutes at 100k articles).
+        self.neighbours = NeighbourTable.load(self.folder)
 
 
 def semantic_text(query: str) -> str:

@@ -34,8 +34,7 @@ def centred_centroids(vectors: VectorIndex, ids: list[str]) -> np.ndarray:
     """The unit centroids of ``ids`` less the archive's mean centroid, one row each."""
     if not ids:
         return np.zeros((0, vectors.dim), dtype=np.float32)
-    matrix = np.vstack([vectors.centroid(article_id) for article_id in ids])
-    matrix = matrix - vectors.mean_centroid()
+    matrix = vectors.all_centroids(ids) - vectors.mean_centroid()
     norms = np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
     return (matrix / norms).astype(np.float32)
 
@@ -106,18 +105,15 @@ class NeighbourTable:
         """For each of ``others``, the share of its neighbours that are also
         ``article_id``'s (0 for an article the table does not know)."""
         k = self.table.shape[1]
-        result = np.zeros(len(others), dtype=np.float32)
         row = self._position.get(article_id)
         if row is None or k == 0:
-            return result
+            return np.zeros(len(others), dtype=np.float32)
         mine = np.zeros(len(self.ids) + 1, dtype=bool)  # the last slot stands for -1
         mine[self.table[row]] = True
         mine[-1] = False
-        for i, other in enumerate(others):
-            position = self._position.get(other)
-            if position is not None:
-                result[i] = mine[self.table[position]].sum() / k
-        return result
+        positions = np.array([self._position.get(other, -1) for other in others], dtype=np.int64)
+        overlap = mine[self.table[positions]].sum(axis=1) / k
+        return np.where(positions >= 0, overlap, 0.0).astype(np.float32)
 
     def save(self, folder: Path) -> None:
         """Write beside the final name, then rename: a generation's files never change

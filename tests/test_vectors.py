@@ -101,3 +101,16 @@ def test_optimize_compacts_a_graph_once_a_fifth_of_it_is_dead(
     assert graph._index.ntotal == graph.passage_count == (ARTICLES - 400) * PASSAGES
     assert not graph.exact and "a10" not in graph
     assert _top(graph, clustered["a500"][0], 1) == ["a500"]
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_all_centroids_in_one_pass_equal_each_article_centroid(
+    clustered: dict[str, np.ndarray], graph: bool
+) -> None:
+    index = _index(clustered)
+    if graph:
+        index.optimize(exact_max=1000)
+    index.remove("a3")  # a graph keeps its passages as dead entries, to be skipped
+    ids = sorted(index.ids(), reverse=True)[:50]
+    expected = np.vstack([index.centroid(article_id) for article_id in ids])
+    np.testing.assert_allclose(index.all_centroids(ids, block=7), expected, atol=1e-6)
