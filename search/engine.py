@@ -351,35 +351,10 @@ class Engine:
     ) -> Ranking:
         """Rank up to ``depth`` articles for ``query`` without building display hits.
 
-        See ``_rank``; this ranks on the live generation.
-        """
-        return self._rank(
-            self._current(), query, mode, depth, fusion, filters, sort, complete, plain
-        )
-
-    def _rank(
-        self,
-        generation: _Generation,
-        query: str,
-        mode: Mode,
-        depth: int,
-        fusion: str,
-        filters: Filters | None,
-        sort: Sort,
-        complete: bool = False,
-        plain: bool = False,
-    ) -> Ranking:
-        """Rank up to ``depth`` articles of ``generation`` for ``query``.
-
-        ``plain`` reads the query as words only, ignoring query syntax (for pasted
-        prose, where a stray quote is punctuation). ``filters`` narrow both sides.
-        ``complete`` ranks every lexical match, not just ``depth``: in hybrid mode
-        those beyond the fused candidates follow them in lexical order (no fused
-        score; ``score`` stays at the lowest fused one), so paging and export reach
-        every match.
+        See ``_rank_hits``; this ranks on the live generation.
         """
         return self._rank_hits(
-            generation, query, mode, depth, fusion, filters, sort, complete, plain
+            self._current(), query, mode, depth, fusion, filters, sort, complete, plain
         )[0]
 
     def _rank_hits(
@@ -395,7 +370,14 @@ class Engine:
         plain: bool = False,
         reach: int | None = None,
     ) -> tuple[Ranking, LexicalHits | None]:
-        """``_rank``, and the lexical side's hits (None in semantic mode).
+        """Rank up to ``depth`` articles of ``generation`` for ``query``.
+
+        ``plain`` reads the query as words only, ignoring query syntax (for pasted
+        prose, where a stray quote is punctuation). ``filters`` narrow both sides.
+        ``complete`` ranks every lexical match, not just ``depth``: in hybrid mode
+        those beyond the fused candidates follow them in lexical order (no fused
+        score; ``score`` stays at the lowest fused one), so paging and export reach
+        every match. The lexical side's hits come back too (None in semantic mode).
 
         ``reach`` stops a complete ranking after that many lexical matches: the
         order and scores of those are the complete ranking's, ``total`` still counts
@@ -579,7 +561,7 @@ class Engine:
         stored articles are loaded one at a time as the iterator is read.
         """
         generation = self._current()
-        ranking = self._rank(
+        ranking, _found = self._rank_hits(
             generation, query, mode, CANDIDATE_DEPTH, fusion, filters, sort, complete=True
         )
         return _stored(generation, ranking.items)
