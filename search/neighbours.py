@@ -116,8 +116,8 @@ class NeighbourTable:
         return np.where(positions >= 0, overlap, 0.0).astype(np.float32)
 
     def save(self, folder: Path) -> None:
-        """Write beside the final name, then rename: a generation's files never change
-        in place (a new generation may share them with its source)."""
+        """Write beside the final name, then rename, so a crash mid-write never leaves
+        half a table under the final name."""
         temporary = folder / f"{NEIGHBOURS_FILE}.tmp.npz"
         np.savez(
             temporary,

@@ -71,7 +71,7 @@ def rank_articles(
     """The ``depth`` articles with the best blend of passage, lead and centroid similarity.
 
     ``keywords`` says the query is a few keywords rather than prose; ``known_share``
-    is the share of its terms the archive uses (see ``Engine.rank``).
+    is the share of its terms the archive uses (``engine.known_share``).
     """
     wanted = max(depth * settings.candidate_factor, settings.min_candidates)
     candidates = vectors.search(query, wanted, exclude=exclude)
