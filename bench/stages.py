@@ -32,7 +32,7 @@ STAGES: list[tuple[Any, str, str]] = [
     (engine_module, "rank_articles", "semantic ranking (blend)"),
     (engine_module, "rank_like", "similar-article ranking"),
     (VectorIndex, "search", "  of which vector search"),
-    (Engine, "_page", "hits and snippets"),
+    (engine_module, "build_page", "hits and snippets"),
 ]
 
 

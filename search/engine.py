@@ -9,7 +9,6 @@ request without a restart. Every write builds a new generation and switches to i
 from __future__ import annotations
 
 import contextlib
-import html
 import re
 import shutil
 import threading
@@ -32,11 +31,12 @@ from search.cursor import (
     resume_position,
 )
 from search.embeddings import Embedder, load_embedder, model_name
-from search.errors import ArticleNotFound, InputError, ModelMismatch, QueryError
+from search.errors import InputError, ModelMismatch, QueryError
 from search.expansion import ExpansionSettings, ground_query_vector
 from search.facets import Facets, count_documents, count_facets
 from search.filters import Filters
 from search.fusion import DEFAULT_FUSION, FUSIONS, fuse, lexical_weight_for
+from search.hits import build_page, explained, stored_articles
 from search.indexing import (
     BATCH_ARTICLES,
     IndexingStats,
@@ -48,9 +48,9 @@ from search.indexing import (
 from search.lexical import LexicalIndex
 from search.manifest import Manifest
 from search.neighbours import NeighbourTable
-from search.passages import PassageSettings, split_passages
+from search.passages import PassageSettings
 from search.query import ParsedQuery, check_query_text, is_keyword_text, plain_words
-from search.results import MODES, SORTS, Hit, Mode, Ranked, Ranking, Scores, SearchResults, Sort
+from search.results import MODES, SORTS, Mode, Ranked, Ranking, Scores, SearchResults, Sort
 from search.semantic import SemanticSettings, rank_articles, rank_like
 from search.spelling import correct_query
 from search.store import LEXICAL_DIR, IndexFolder, Lease
@@ -529,9 +529,9 @@ class Engine:
         start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
         # ``ids`` ends early only where the ranking stopped at ``reach``.
         end = min(start + limit, len(ids))
-        page = self._page(generation, ranking, limit, start)
+        page = build_page(generation.lexical, generation.manifest.passages, ranking, limit, start)
         if found is not None and reach is not None:
-            page = replace(page, hits=[_explained(hit, found) for hit in page.hits])
+            page = replace(page, hits=[explained(hit, found) for hit in page.hits])
         return replace(
             page,
             sort=sort,
@@ -564,7 +564,7 @@ class Engine:
         ranking, _found = self._rank_hits(
             generation, query, mode, CANDIDATE_DEPTH, fusion, filters, sort, complete=True
         )
-        return _stored(generation, ranking.items)
+        return stored_articles(generation.lexical, ranking.items)
 
     def facets(self, filters: Filters | None = None) -> Facets:
         """How the archive (or its filtered part) spreads over months, sources and more."""
@@ -643,81 +643,7 @@ class Engine:
         _check_page(limit, offset)
         generation = self._current()
         ranking = self._rank_similar(generation, article_id, text, offset + limit, filters)
-        return self._page(generation, ranking, limit, offset)
-
-    def _page(
-        self, generation: _Generation, ranking: Ranking, limit: int, offset: int
-    ) -> SearchResults:
-        hits = []
-        for item in ranking.items[offset : offset + limit]:
-            hit = self._hit(generation, item, ranking.terms)
-            if hit is not None:
-                hits.append(hit)
-        return SearchResults(
-            query=ranking.query,
-            mode=ranking.mode,
-            total=ranking.total,
-            offset=offset,
-            limit=limit,
-            hits=hits,
-            corrected_query=ranking.corrected_query,
-        )
-
-    def _hit(self, generation: _Generation, item: Ranked, terms: frozenset[str]) -> Hit | None:
-        try:
-            article = generation.lexical.get(item.article_id)
-        except ArticleNotFound:
-            return None  # deleted between ranking and display
-        return Hit(
-            id=article.id,
-            title=article.title,
-            date=article.date,
-            source=article.source,
-            language=article.language,
-            category=article.category,
-            snippet=self._snippet(generation, article, terms, item.passage),
-            score=item.score,
-            scores=item.scores,
-        )
-
-    def _snippet(
-        self, generation: _Generation, article: Article, terms: frozenset[str], passage: int | None
-    ) -> str:
-        """The passage that best explains the hit, with lexical matches marked.
-
-        A passage holding query words wins (the reader sees why it matched); among
-        those, or when none holds any, the semantic side's best passage wins.
-        """
-        lexical = generation.lexical
-        if passage is None:
-            return lexical.highlight(article.text, terms) or html.escape(_shorten(article.text))
-        passages = split_passages(article, generation.manifest.passages)
-        # Mark up only the chosen passage: highlighting each one to find it cost more
-        # than the rest of a query.
-        mentions = [lexical.mentions(text, terms) for text in passages]
-        best = max(range(len(passages)), key=lambda i: (mentions[i], i == passage, -i))
-        return lexical.highlight(passages[best], terms, whole=True) or html.escape(passages[best])
-
-
-def _explained(hit: Hit, found: LexicalHits) -> Hit:
-    """``hit`` with its lexical rank and score where it lies beyond the ranked depth.
-
-    A hybrid hit from the semantic side may match lexically far down; the complete
-    ranking named its lexical rank, so a page ranked only to its depth does too.
-    """
-    if hit.scores.lexical is not None:
-        return hit
-    at = found.explain(hit.id)
-    if at is None:
-        return hit
-    rank, score = at
-    return replace(hit, scores=replace(hit.scores, lexical=score, lexical_rank=rank))
-
-
-def _stored(generation: _Generation, items: list[Ranked]) -> Iterator[tuple[Article, Ranked]]:
-    for item in items:
-        with contextlib.suppress(ArticleNotFound):  # deleted since the ranking
-            yield generation.lexical.get(item.article_id), item
+        return build_page(generation.lexical, generation.manifest.passages, ranking, limit, offset)
 
 
 def known_share(lexical: LexicalIndex, terms: frozenset[str]) -> float:
@@ -729,8 +655,3 @@ def known_share(lexical: LexicalIndex, terms: frozenset[str]) -> float:
     if not terms:
         return 1.0
     return sum(lexical.doc_frequency(term) > 0 for term in terms) / len(terms)
-
-
-def _shorten(text: str, limit: int = 240) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"
