@@ -7,8 +7,8 @@ checks, while one writer runs the real CLI in order: adds, then ``export`` plus 
 The run is bounded: it ends when the writer is done and ``--seconds`` have passed,
 or at ``--max-seconds`` at the latest; it then checks that every article is there.
 
-    python bench/load.py                      # the default run, a few minutes
-    python bench/load.py --clients 2 --seconds 30 --adds 2 --plot
+    python -m bench.load                      # the default run, a few minutes
+    python -m bench.load --clients 2 --seconds 30 --adds 2 --plot
 
 It prints requests, errors (any status other than 2xx, and failed connections),
 p50/p95/p99 latency per request kind, and the articles before and after; the exit
@@ -18,28 +18,25 @@ status is 1 if any request failed or any article went missing.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
-import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 
+from bench.serving import HOST, server
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpora" / "zeitgeist-de-teasers" / "articles.jsonl"
-HOST = "127.0.0.1"
 WORDS = [
     "Regierung", "Wahl", "Ukraine", "Klima", "Wirtschaft", "Trump", "Bundestag", "Zölle",
     "Hitze", "Streik", "Gericht", "Polizei", "Energie", "Fußball", "Börse", "Migration",
@@ -84,47 +81,10 @@ def _cli(*args: str, stdout: int | IO[bytes] = subprocess.DEVNULL) -> None:
         raise RuntimeError(f"news-search {args[0]} exited {done.returncode}: {done.stderr!r}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def _get(conn: http.client.HTTPConnection, path: str) -> tuple[int, bytes]:
     conn.request("GET", path)
     response = conn.getresponse()
     return response.status, response.read()
-
-
-@contextlib.contextmanager
-def _server(index: Path, port: int, log: Path) -> Iterator[None]:
-    """Run ``python -m search serve`` until the block ends; wait until it answers."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWS_SEARCH_")}
-    command = ["serve", "--index", str(index), "--host", HOST, "--port", str(port)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "search", *command],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            with contextlib.suppress(OSError):
-                if _get(http.client.HTTPConnection(HOST, port, timeout=5), "/health")[0] == 200:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start; see {log}")
-            time.sleep(0.5)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _client(
@@ -265,9 +225,9 @@ def main() -> None:
 
     print(f"building the starting index ({args.articles} articles) in {work} ...", flush=True)
     _cli("rebuild", str(work / "start.jsonl"), "--index", str(index))
-    port = _free_port()
     run = Run()
-    with _server(index, port, work / "server.log"):
+    with server(index, work / "server.log") as (base, _pid):
+        port = int(urlsplit(base).port or 0)
         before = json.loads(_get(http.client.HTTPConnection(HOST, port), "/health")[1])
         started = time.perf_counter()
         stop = threading.Event()

@@ -83,17 +83,24 @@ def run_size(args: argparse.Namespace, size: int, queries: list[str]) -> Result:
         phase("query_tantivy", phases.query_tantivy, folder / "tantivy", queries, repeat)
     if "http" in selected:
         print(f"[{size}] http ...", file=sys.stderr, flush=True)
-        results["http"] = serving.measure(
-            folder / "ours",
-            queries,
-            similar_ids,
-            args.repeat,
-            tuple(args.clients),
-            args.http_seconds,
-            out / f"serve-{size}.log",
-        )
+        results["http"] = _http(args, folder / "ours", queries, similar_ids, f"serve-{size}.log")
         _save(path, results)
     return results
+
+
+def _http(
+    args: argparse.Namespace, index: Path, queries: list[str], similar_ids: list[str], log: str
+) -> Result:
+    """The HTTP phase: ``news-search serve`` on ``index``, latencies and throughput."""
+    return serving.measure(
+        index,
+        queries,
+        similar_ids,
+        args.repeat,
+        tuple(args.clients),
+        args.http_seconds,
+        args.out / log,
+    )
 
 
 def run_synthetic(args: argparse.Namespace, queries: list[str]) -> Result:
@@ -123,14 +130,8 @@ def run_synthetic(args: argparse.Namespace, queries: list[str]) -> Result:
         _save(path, results)
     if "http" in args.phases:
         print(f"[{size} synthetic] http ...", file=sys.stderr, flush=True)
-        results["http"] = serving.measure(
-            folder / "ours",
-            queries,
-            similar_ids,
-            args.repeat,
-            tuple(args.clients),
-            args.http_seconds,
-            out / f"serve-{size}-synthetic.log",
+        results["http"] = _http(
+            args, folder / "ours", queries, similar_ids, f"serve-{size}-synthetic.log"
         )
         _save(path, results)
     return results

@@ -61,7 +61,12 @@ def server(index: Path, log: Path) -> Iterator[tuple[str, int]]:
             ],
             stdout=output,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # The settings come from the command line alone, never from the caller's
+            # environment.
+            env={
+                **{k: v for k, v in os.environ.items() if not k.startswith("NEWS_SEARCH_")},
+                "PYTHONUNBUFFERED": "1",
+            },
         )
         try:
             base = f"http://{HOST}:{port}"
