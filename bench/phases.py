@@ -109,15 +109,19 @@ def lexical_only(source: Path, folder: Path, procs: int) -> Result:
     return result
 
 
-def naive_build(source: Path, folder: Path) -> Result:
+def naive_build(
+    source: Path, folder: Path, embed_limit: int | None, copy_from: Path | None
+) -> Result:
     shutil.rmtree(folder, ignore_errors=True)
-    built = build_naive(source, folder)
+    built = build_naive(source, folder, embed_limit, copy_from)
     result = _rates(int(built["articles"]), int(built["chars"]), built["seconds"])
     result.update(
         lexical_seconds=round(built["lexical_seconds"], 2),
         embed_seconds=round(built["embed_seconds"], 2),
         embed_mb_per_s=round(built["chars"] / 1e6 / built["embed_seconds"], 4),
         embed_articles_per_s=round(built["articles"] / built["embed_seconds"], 1),
+        embedded=int(built["embedded"]),
+        copied_difference=built["copied_difference"],
         index_mb=folder_mb(folder),
     )
     return result

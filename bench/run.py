@@ -72,7 +72,8 @@ def run_size(args: argparse.Namespace, size: int, queries: list[str]) -> Result:
     if "ceiling" in selected:
         phase("ceiling", phases.embed_only, source, ceiling, True)
     if "naive" in selected:
-        phase("naive", phases.naive_build, source, folder / "naive")
+        naive_embed = min(args.naive_articles or size, size)
+        phase("naive", phases.naive_build, source, folder / "naive", naive_embed, folder / "ours")
     if "tantivy" in selected:
         phase("tantivy", phases.tantivy_build, source, folder / "tantivy")
     if "query" in selected:
@@ -168,6 +169,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         default=None,
         help="articles for the embedding-only ceiling [default: all]",
+    )
+    parser.add_argument(
+        "--naive-articles",
+        type=int,
+        default=None,
+        help="articles the naive pipeline embeds and times; it copies the rest of its "
+        "vectors from our rebuild's index, which must exist [default: all]",
     )
     parser.add_argument(
         "--synthetic",
