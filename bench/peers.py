@@ -24,7 +24,7 @@ from search.fusion import reciprocal_rank_fusion
 from search.indexing import BATCH_ARTICLES, batches, embed_articles
 from search.lexical import LexicalIndex
 from search.passages import PassageSettings
-from search.query import FIELD_BOOSTS, SEARCH_FIELDS
+from search.query import FIELD_BOOSTS, TEXT_FIELDS
 from search.store import IndexFolder
 from search.vectors import VectorIndex
 
@@ -45,7 +45,7 @@ def articles_of(source: Path) -> Iterator[Article]:
 def _tantivy_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("id", stored=True, tokenizer_name="raw")
-    for name in SEARCH_FIELDS:
+    for name in TEXT_FIELDS:
         builder.add_text_field(name, stored=True, tokenizer_name=TANTIVY_ANALYZER)
     return builder.build()
 
@@ -92,7 +92,7 @@ class TantivySearch:
 
     def search(self, text: str) -> list[str]:
         query, _errors = self._index.parse_query_lenient(
-            text, list(SEARCH_FIELDS), field_boosts=FIELD_BOOSTS
+            text, list(TEXT_FIELDS), field_boosts={f: FIELD_BOOSTS[f] for f in TEXT_FIELDS}
         )
         hits = self._searcher.search(query, DEPTH).hits
         return [self._searcher.doc(address)["id"][0] for _score, address in hits]

@@ -81,7 +81,7 @@ def build_table(run: Result) -> str:
             f"{rebuild['passages']:,} passages); vector index: {rebuild['vector_index']}."
         )
     ceiling = run.get("ceiling")
-    if ceiling and rebuild and ceiling["articles"] < rebuild["articles"]:
+    if ceiling and rebuild and ceiling.get("articles", rebuild["articles"]) < rebuild["articles"]:
         notes.append(f"The ceiling was timed on the first {ceiling['articles']:,} articles.")
     if naive and naive.get("embedded", naive["articles"]) < naive["articles"]:
         notes.append(

@@ -1,9 +1,14 @@
-"""Text analysis for German (and mixed-language) news, as a Whoosh analyzer.
+"""Text analysis for German and English news, as Whoosh analyzers.
 
 What a term looks like after analysis, and why:
-- Words are lowercased and Snowball-German stemmed (PyStemmer, C speed), so
-  ``Verhandlungen`` and ``Verhandlung`` meet; the stemmer also folds umlauts and
-  their transliterations (``Brüssel``, ``Bruessel`` -> ``brussel``; ``ß`` -> ``ss``).
+- Words are lowercased and Snowball stemmed (PyStemmer, C speed) in the article's
+  language: German for German articles and every language without its own
+  analysis, English for English ones (``elections`` and ``elected`` meet at
+  ``elect``, which the German stemmer leaves apart). ``ANALYSED_LANGUAGES`` lists
+  them; ``search.query`` gives each its own fields.
+- German stemming makes ``Verhandlungen`` and ``Verhandlung`` meet; the stemmer
+  also folds umlauts and their transliterations (``Brüssel``, ``Bruessel`` ->
+  ``brussel``; ``ß`` -> ``ss``).
 - Short all-capital words (``US``, ``EU``, ``UN``, ``ÖVP``) are acronyms: kept whole,
   never stemmed and never dropped as stop words (``us`` is an English stop word).
 - Hyphenated words index their parts and, in the index only, the joined form:
@@ -45,9 +50,21 @@ _STOP_WORD_TEXT = """
 STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> Stemmer.Stemmer:
-    stemmer = Stemmer.Stemmer("german")
+# Snowball stemmers by ISO 639-1 code; the first is the default for other languages.
+_SNOWBALL = {"de": "german", "en": "english"}
+ANALYSED_LANGUAGES = tuple(_SNOWBALL)
+DEFAULT_LANGUAGE = ANALYSED_LANGUAGES[0]
+
+
+def analysis_language(language: str | None) -> str:
+    """The analysis an article of ``language`` (a code such as ``en`` or ``en-GB``) gets."""
+    code = (language or "").lower()[:2]
+    return code if code in _SNOWBALL else DEFAULT_LANGUAGE
+
+
+@lru_cache(maxsize=len(_SNOWBALL))
+def _stemmer(language: str) -> Stemmer.Stemmer:
+    stemmer = Stemmer.Stemmer(_SNOWBALL[language])
     stemmer.maxCacheSize = 200_000
     return stemmer
 
@@ -70,7 +87,7 @@ def is_acronym(word: str) -> bool:
 # Word frequencies are Zipfian: a bounded cache answers most words of any text
 # without folding and stemming them again (indexing and snippets analyse 35% faster).
 @lru_cache(maxsize=200_000)
-def normalise_word(word: str) -> str | None:
+def normalise_word(word: str, language: str = DEFAULT_LANGUAGE) -> str | None:
     """The index term for one word without hyphens, or None for a stop word."""
     if is_acronym(word):
         return fold(word)
@@ -79,17 +96,21 @@ def normalise_word(word: str) -> str | None:
         return None
     # Folding first lets accented loanwords stem like their plain spelling
     # (``Café`` and ``Cafe``); the German stemmer treats ä/ö/ü like a/o/u anyway.
-    return _stemmer().stemWord(fold(lowered))
+    return _stemmer(language).stemWord(fold(lowered))
 
 
-class GermanNewsFilter(Filter):
-    """Turn raw word tokens into index terms (see the module docstring)."""
+class NewsFilter(Filter):
+    """Turn raw word tokens into index terms of one language (see the module docstring)."""
+
+    def __init__(self, language: str = DEFAULT_LANGUAGE) -> None:
+        self.language = language
 
     def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
+        language = self.language
         position = 0
         for token in tokens:
             parts = [p for p in split_hyphens(token.text) if p]
-            terms = [normalise_word(part) for part in parts]
+            terms = [normalise_word(part, language) for part in parts]
             first_position = position
             for term in terms:
                 if term is not None:
@@ -98,7 +119,7 @@ class GermanNewsFilter(Filter):
                     yield token
                 position += 1
             if len(parts) > 1 and token.mode == "index":
-                joined = normalise_word("".join(part.lower() for part in parts))
+                joined = normalise_word("".join(part.lower() for part in parts), language)
                 if joined is not None:
                     token.text = joined
                     token.pos = first_position
@@ -112,11 +133,11 @@ def split_hyphens(word: str) -> list[str]:
     return _HYPHEN.split(word) if _HYPHEN.search(word) else [word]
 
 
-def news_analyzer() -> CompositeAnalyzer:
-    """The analyzer for every text field: tokenizer followed by the German news filter."""
-    return RegexTokenizer(TOKEN_PATTERN) | GermanNewsFilter()
+def news_analyzer(language: str = DEFAULT_LANGUAGE) -> CompositeAnalyzer:
+    """The analyzer of one language's text fields: tokenizer, then the news filter."""
+    return RegexTokenizer(TOKEN_PATTERN) | NewsFilter(language)
 
 
-def analyze(text: str, mode: str = "query") -> list[str]:
-    """Index terms of ``text``; handy in tests and for query-side checks."""
-    return [token.text for token in news_analyzer()(text, mode=mode)]
+def analyze(text: str, mode: str = "query", language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """Index terms of ``text`` in one language's analysis; for tests and query-side checks."""
+    return [token.text for token in news_analyzer(language)(text, mode=mode)]

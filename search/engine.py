@@ -49,7 +49,13 @@ from search.lexical import LexicalIndex
 from search.manifest import Manifest
 from search.neighbours import NeighbourTable
 from search.passages import PassageSettings
-from search.query import ParsedQuery, check_query_text, is_keyword_text, plain_words
+from search.query import (
+    FIELDS_OF_LANGUAGE,
+    ParsedQuery,
+    check_query_text,
+    is_keyword_text,
+    plain_words,
+)
 from search.results import MODES, SORTS, Mode, Ranked, Ranking, Scores, SearchResults, Sort
 from search.semantic import SemanticSettings, rank_articles, rank_like
 from search.spelling import correct_query
@@ -419,9 +425,10 @@ class Engine:
                 parsed, None if complete else depth, where, first=reach if complete else None
             )
             lexical, total = found.ranked, found.total
+        known = 1.0
         if parsed is not None:
             terms = generation.lexical.query_terms(parsed)
-        known = known_share(generation.lexical, terms)
+            known = known_share(generation.lexical, generation.lexical.terms_by_language(parsed))
         if mode != "lexical":
             vector = self.embedder.encode([semantic_text(text)])[0]
             if parsed is not None:
@@ -646,12 +653,18 @@ class Engine:
         return build_page(generation.lexical, generation.manifest.passages, ranking, limit, offset)
 
 
-def known_share(lexical: LexicalIndex, terms: frozenset[str]) -> float:
+def known_share(lexical: LexicalIndex, terms: dict[str, frozenset[str]]) -> float:
     """The share of query terms the archive uses at all (1.0 for no terms).
 
     It says how much of a query the lexical side can see; both the fusion weight
-    and the semantic blend for keywords read it.
+    and the semantic blend for keywords read it. ``terms`` holds the query's terms
+    per analysis language, each looked up in that language's fields; the language
+    that sees most of the query counts.
     """
-    if not terms:
-        return 1.0
-    return sum(lexical.doc_frequency(term) > 0 for term in terms) / len(terms)
+    shares = [
+        sum(lexical.doc_frequency(term, FIELDS_OF_LANGUAGE[language]) > 0 for term in found)
+        / len(found)
+        for language, found in terms.items()
+        if found
+    ]
+    return max(shares, default=1.0)

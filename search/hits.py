@@ -72,14 +72,17 @@ def snippet(
     A passage holding query words wins (the reader sees why it matched); among
     those, or when none holds any, the semantic side's best passage wins.
     """
+    language = article.language
     if passage is None:
-        return lexical.highlight(article.text, terms) or html.escape(_shorten(article.text))
+        marked = lexical.highlight(article.text, terms, language)
+        return marked or html.escape(_shorten(article.text))
     passages = split_passages(article, settings)
     # Mark up only the chosen passage: highlighting each one to find it cost more
     # than the rest of a query.
-    mentions = [lexical.mentions(text, terms) for text in passages]
+    mentions = [lexical.mentions(text, terms, language) for text in passages]
     best = max(range(len(passages)), key=lambda i: (mentions[i], i == passage, -i))
-    return lexical.highlight(passages[best], terms, whole=True) or html.escape(passages[best])
+    marked = lexical.highlight(passages[best], terms, language, whole=True)
+    return marked or html.escape(passages[best])
 
 
 def explained(hit: Hit, found: LexicalHits) -> Hit:

@@ -2,7 +2,8 @@
 
 Every article's fields are stored here, so the index can show, export and re-embed
 articles without the source files. Ranking is BM25F over title, lead and body with
-the field boosts of ``search.query``.
+the field boosts of ``search.query``; each of the three is indexed in the fields of
+the article's analysis language (``body`` or ``body_en``) and stored in the first.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -23,16 +24,32 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from search.analysis import TOKEN_PATTERN, analyze, news_analyzer, split_hyphens
+from search.analysis import (
+    ANALYSED_LANGUAGES,
+    DEFAULT_LANGUAGE,
+    TOKEN_PATTERN,
+    analysis_language,
+    analyze,
+    news_analyzer,
+    split_hyphens,
+)
 from search.articles import Article
 from search.bm25 import PostingCache, Scored, score_query
 from search.columns import ColumnCache, Columns
 from search.dates import date_period, month_of
 from search.errors import ArticleNotFound
 from search.nearby import LexiconCache
-from search.query import SEARCH_FIELDS, ParsedQuery, QueryParser
+from search.query import (
+    FIELDS_OF_LANGUAGE,
+    SEARCH_FIELDS,
+    TEXT_FIELDS,
+    ParsedQuery,
+    QueryParser,
+    language_field,
+)
 from search.tiers import LexicalHits, merge, top
 
+_LANGUAGE_OF_FIELD = {f: language for language, fs in FIELDS_OF_LANGUAGE.items() for f in fs}
 # The analyzer's tokenizer pattern: the words it analyses one by one.
 _WORD = re.compile(TOKEN_PATTERN)
 WORD_CACHE = 50_000
@@ -42,14 +59,20 @@ _MARK.template = "<%(tag)s>%(t)s</%(tag)s>"  # plain <mark>: styling belongs to 
 
 def build_schema() -> Schema:
     """The Whoosh schema: analysed text fields, exact-match facets, stored display fields."""
-    analyzer = news_analyzer()
+    text_fields = {
+        language_field(name, language): TEXT(
+            analyzer=news_analyzer(language),
+            stored=language == DEFAULT_LANGUAGE,
+            multitoken_query="and",
+        )
+        for language in ANALYSED_LANGUAGES
+        for name in TEXT_FIELDS
+    }
     # ``sortable`` fields keep a column per document, read by ``search.columns`` for
     # facets, date sorting and filtered semantic search without loading stored text.
     return Schema(
         id=ID(stored=True, unique=True, sortable=True),
-        title=TEXT(analyzer=analyzer, stored=True, multitoken_query="and"),
-        lead=TEXT(analyzer=analyzer, stored=True, multitoken_query="and"),
-        body=TEXT(analyzer=analyzer, stored=True, multitoken_query="and"),
+        **text_fields,
         # ``date`` answers queries (``date:2025-02``, ranges); ``date_text`` keeps the
         # precision the archive gave, for display.
         date=DATETIME(sortable=True),
@@ -63,17 +86,19 @@ def build_schema() -> Schema:
 
 
 def _document(article: Article) -> dict[str, object]:
-    doc: dict[str, object] = {
-        "id": article.id,
-        "title": article.title,
-        "lead": article.lead,
-        "body": article.body,
-    }
+    language = analysis_language(article.language)
+    texts = {"title": article.title, "lead": article.lead, "body": article.body}
     if (article.lead or article.body).startswith(article.title):
         # A title made from the first sentence would count that sentence twice
         # (measured: MRR@10 0.69 -> 0.82 on 10kGNAD); show it, but don't index it.
-        doc["title"] = ""
-        doc["_stored_title"] = article.title
+        texts["title"] = ""
+    doc: dict[str, object] = {"id": article.id}
+    for name, text in texts.items():
+        # Whoosh stores a field only when the document names it, even as ''.
+        doc[name] = ""
+        doc[language_field(name, language)] = text
+        if doc[name] != getattr(article, name):
+            doc[f"_stored_{name}"] = getattr(article, name)
     for name in ("source", "url", "language", "category"):
         value = getattr(article, name)
         if value is not None:
@@ -101,12 +126,18 @@ def article_from_stored(stored: dict[str, object]) -> Article:
     )
 
 
+def _rarest(item: tuple[str, tuple[int, list[str]]]) -> tuple[int, str]:
+    text, (count, _ids) = item
+    return count, text
+
+
 def _optional(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _in_any_field(term: str) -> wq.Query:
-    return wq.Or([wq.Term(field, term) for field in SEARCH_FIELDS])
+def in_any_field(term: str, fields: tuple[str, ...] = SEARCH_FIELDS) -> wq.Query:
+    """``term`` in any of ``fields`` (by default every searched field, of any language)."""
+    return wq.Or([wq.Term(field, term) for field in fields])
 
 
 class LexicalWriter:
@@ -140,7 +171,10 @@ class LexicalIndex:
         self._index = FileStorage(str(folder), supports_mmap=False).open_index()
         schema = self._index.schema  # read from disk on every access: once here
         self.parser = QueryParser(schema)
-        self._analyzer = schema["body"].analyzer
+        self._analyzers = {
+            language: schema[language_field("body", language)].analyzer
+            for language in ANALYSED_LANGUAGES
+        }
         self._local = threading.local()
         self._columns = ColumnCache()
         self._postings = PostingCache()
@@ -299,65 +333,84 @@ class LexicalIndex:
         reader = searcher.reader()
         deleted = reader.doc_count_all() - reader.doc_count()
         ids = self._columns.get(searcher).ids
-        found = []
-        for text in sorted(self.query_terms(parsed)):
-            # Term statistics settle most terms without a search: counting the matches
-            # of a common word is what made this slow on a large archive. A field's
-            # frequency still counts deleted articles, hence the margin.
-            frequencies = [reader.doc_frequency(f, text) for f in SEARCH_FIELDS]
-            if not any(frequencies) or max(frequencies) - deleted > max_docs:
-                continue
-            count, best = self._best(searcher, _in_any_field(text), sample)
-            if 0 < count <= max_docs:
-                found.append((count, text, [ids[d] for d in best]))
-        return [(text, ids) for _count, text, ids in sorted(found)]
+        found: dict[str, tuple[int, list[str]]] = {}
+        for language, terms in sorted(self.terms_by_language(parsed).items()):
+            fields = FIELDS_OF_LANGUAGE[language]
+            for text in sorted(terms):
+                # Term statistics settle most terms without a search: counting the
+                # matches of a common word is what made this slow on a large archive.
+                # A field's frequency still counts deleted articles, hence the margin.
+                frequencies = [reader.doc_frequency(f, text) for f in fields]
+                if not any(frequencies) or max(frequencies) - deleted > max_docs:
+                    continue
+                count, best = self._best(searcher, in_any_field(text, fields), sample)
+                if 0 < count <= max_docs and count < found.get(text, (max_docs + 1,))[0]:
+                    found[text] = (count, [ids[d] for d in best])
+        return [(text, ids) for text, (_count, ids) in sorted(found.items(), key=_rarest)]
 
-    def doc_frequency(self, term: str) -> int:
-        """How many articles use ``term`` in any searched field (an upper bound)."""
+    def doc_frequency(self, term: str, fields: tuple[str, ...] = SEARCH_FIELDS) -> int:
+        """How many articles use ``term`` in any of ``fields`` (an upper bound)."""
         reader = self._current().reader()
-        return sum(reader.doc_frequency(field, term) for field in SEARCH_FIELDS)
+        return sum(reader.doc_frequency(field, term) for field in fields)
 
-    def terms_near(self, term: str, max_edits: int) -> list[tuple[str, int]]:
-        """Index terms within ``max_edits`` of ``term``, with their document frequency."""
+    def terms_near(
+        self, term: str, max_edits: int, fields: tuple[str, ...] = SEARCH_FIELDS
+    ) -> list[tuple[str, int]]:
+        """Terms of ``fields`` within ``max_edits`` of ``term``, with their document
+        frequency there."""
         # Typos rarely hit the first letter; keeping it fixed leaves a small part of
         # the term dictionary to compare with.
         lexicon = self._lexicon.get(self._current().reader())
-        near = {t for field in SEARCH_FIELDS for t in lexicon.near(field, term, max_edits)}
-        return [(t, self.doc_frequency(t)) for t in sorted(near) if t != term]
+        near = {t for field in fields for t in lexicon.near(field, term, max_edits)}
+        return [(t, self.doc_frequency(t, fields)) for t in sorted(near) if t != term]
 
     def surface_form(self, term: str) -> str | None:
         """The word as an article spells it, for an index term (a stem) it contains."""
         searcher = self._current()
-        _count, best = self._best(searcher, _in_any_field(term), 1)
+        _count, best = self._best(searcher, in_any_field(term), 1)
         if not best:
             return None
         stored = searcher.stored_fields(best[0])
-        text = " ".join(str(stored.get(f) or "") for f in SEARCH_FIELDS)
+        language = analysis_language(_optional(stored.get("language")))
+        text = " ".join(str(stored.get(f) or "") for f in TEXT_FIELDS)
         for word in _WORD.findall(text):  # the first word whose terms hold ``term``
-            if term in self._word_terms(word, "query"):
+            if term in self._word_terms(word, "query", language):
                 # A hyphenated word's terms come from its parts; return the part itself.
-                parts = [p for p in split_hyphens(word) if analyze(p) == [term]]
+                parts = [p for p in split_hyphens(word) if analyze(p, language=language) == [term]]
                 return parts[0] if parts else word
         return None
 
     def query_terms(self, parsed: ParsedQuery) -> frozenset[str]:
-        """The analysed terms a query looks for, for highlighting any text."""
+        """The analysed terms a query looks for in any language, for highlighting."""
         return frozenset(
             text for _field, text in parsed.loose.iter_all_terms() if isinstance(text, str)
         )
 
-    def mentions(self, text: str, terms: frozenset[str]) -> bool:
-        """Whether ``highlight`` would mark anything in ``text``, without marking it up."""
+    def terms_by_language(self, parsed: ParsedQuery) -> dict[str, frozenset[str]]:
+        """The terms a query looks for in each language's fields (its words so analysed)."""
+        found: dict[str, set[str]] = {language: set() for language in FIELDS_OF_LANGUAGE}
+        for field, text in parsed.loose.iter_all_terms():
+            language = _LANGUAGE_OF_FIELD.get(field)
+            if language is not None and isinstance(text, str):
+                found[language].add(text)
+        return {language: frozenset(terms) for language, terms in found.items()}
+
+    def mentions(self, text: str, terms: frozenset[str], language: str | None) -> bool:
+        """Whether ``highlight`` would mark anything in ``text``, without marking it up.
+
+        ``language`` is the article's: its words are analysed as it was indexed.
+        """
         if not terms:
             return False
+        analysis = analysis_language(language)
         words = set(_WORD.findall(text))
-        return any(t in terms for w in words for t in self._word_terms(w, "index"))
+        return any(t in terms for w in words for t in self._word_terms(w, "index", analysis))
 
-    def _terms_of_word(self, word: str, mode: str) -> tuple[str, ...]:
-        return tuple(token.text for token in self._analyzer(word, mode=mode))
+    def _terms_of_word(self, word: str, mode: str, language: str) -> tuple[str, ...]:
+        return tuple(token.text for token in self._analyzers[language](word, mode=mode))
 
     def _tokens(
-        self, value: str, chars: bool = False, mode: str = "", **kwargs: object
+        self, language: str, value: str, chars: bool = False, mode: str = "", **kwargs: object
     ) -> Iterator[Token]:
         """The analyzer's token stream, from each word's cached terms (for highlighting).
 
@@ -366,19 +419,22 @@ class LexicalIndex:
         """
         token = Token(chars=chars, mode=mode, **kwargs)
         for match in _WORD.finditer(value):
-            for term in self._word_terms(match.group(), mode):
+            for term in self._word_terms(match.group(), mode, language):
                 token.text = term
                 if chars:
                     token.startchar, token.endchar = match.start(), match.end()
                 yield token
 
-    def highlight(self, text: str, terms: frozenset[str], whole: bool = False) -> str:
+    def highlight(
+        self, text: str, terms: frozenset[str], language: str | None, whole: bool = False
+    ) -> str:
         """HTML-escaped ``text`` with query terms in ``<mark>``; '' when no term occurs.
 
-        ``whole`` marks up all of ``text`` (a passage); otherwise the best two
-        fragments around matches are returned.
+        ``language`` is the article's (see ``mentions``). ``whole`` marks up all of
+        ``text`` (a passage); otherwise the best two fragments around matches are
+        returned.
         """
-        if not self.mentions(text, terms):
+        if not self.mentions(text, terms, language):
             return ""  # what marking up would find, at a fraction of its cost
         fragmenter = (
             highlight.WholeFragmenter(charlimit=None)
@@ -388,7 +444,7 @@ class LexicalIndex:
         return highlight.highlight(
             text,
             terms,
-            self._tokens,
+            partial(self._tokens, analysis_language(language)),
             fragmenter,
             _MARK,
             top=1 if whole else 2,

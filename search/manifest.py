@@ -12,7 +12,7 @@ from typing import Any
 from search.errors import IndexNotBuilt
 from search.passages import PassageSettings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST_FILE = "manifest.json"
 
 

@@ -7,23 +7,46 @@ wrong, so such queries are a ``QueryError`` naming the problem.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import re
 from dataclasses import dataclass
 
 from whoosh import query as wq
 from whoosh.fields import Schema
-from whoosh.qparser import AndGroup, MultifieldParser, OrGroup
+from whoosh.qparser import AndGroup, MultifieldParser, OrGroup, Plugin, syntax
 
+from search.analysis import ANALYSED_LANGUAGES, DEFAULT_LANGUAGE
 from search.errors import QueryError
 
 MAX_QUERY_CHARS = 1000
 # Up to this many words a query reads as keywords; longer ones as prose. Fusion and
 # the semantic side weigh the two kinds differently (docs/quality.md).
 KEYWORD_MAX_WORDS = 4
-SEARCH_FIELDS = ("title", "lead", "body")
-FIELD_BOOSTS = {"title": 1.5, "lead": 1.0, "body": 1.0}
-QUERYABLE_FIELDS = frozenset({*SEARCH_FIELDS, "id", "date", "source", "language", "category"})
+# The text of an article, as stored and as a searcher names it in ``title:...``.
+TEXT_FIELDS = ("title", "lead", "body")
+_TEXT_BOOSTS = {"title": 1.5, "lead": 1.0, "body": 1.0}
+
+
+def language_field(field: str, language: str) -> str:
+    """The field that holds ``field`` analysed in ``language`` (``body``, ``body_en``)."""
+    return field if language == DEFAULT_LANGUAGE else f"{field}_{language}"
+
+
+# Each text field is indexed once per analysed language, and an article fills only
+# its own language's fields: BM25 statistics stay per language, and a query word,
+# analysed once per field, meets German and English articles each in their own stems.
+FIELDS_OF_LANGUAGE = {
+    language: tuple(language_field(f, language) for f in TEXT_FIELDS)
+    for language in ANALYSED_LANGUAGES
+}
+SEARCH_FIELDS = tuple(f for fields in FIELDS_OF_LANGUAGE.values() for f in fields)
+FIELD_BOOSTS = {
+    language_field(f, language): boost
+    for f, boost in _TEXT_BOOSTS.items()
+    for language in ANALYSED_LANGUAGES
+}
+QUERYABLE_FIELDS = frozenset({*TEXT_FIELDS, "id", "date", "source", "language", "category"})
 
 _FIELD_PREFIX = re.compile(r"(?:^|[\s(])([A-Za-z_]\w*):(?=\S)")
 _OPERATOR = re.compile(r"^(AND|OR|NOT|ANDNOT|ANDMAYBE)$")
@@ -98,6 +121,30 @@ def plain_words(text: str) -> str:
     return " ".join(w.lower() if _OPERATOR.match(w) else w for w in words)
 
 
+class _LanguageFieldsPlugin(Plugin):
+    """Makes ``title:word`` search ``title`` in every language's analysis.
+
+    It runs after Whoosh has read explicit field names (priority 100) and before it
+    spreads unfielded words over every searched field (110).
+    """
+
+    def filters(self, parser: MultifieldParser) -> list[tuple[object, int]]:
+        return [(self._spread, 105)]
+
+    def _spread(self, parser: MultifieldParser, group: syntax.GroupNode) -> syntax.GroupNode:
+        for i, node in enumerate(group):
+            if isinstance(node, syntax.GroupNode):
+                group[i] = self._spread(parser, node)
+            elif node.has_fieldname and node.fieldname in TEXT_FIELDS:
+                copies = []
+                for language in ANALYSED_LANGUAGES:
+                    fielded = copy.copy(node)
+                    fielded.set_fieldname(language_field(node.fieldname, language), override=True)
+                    copies.append(fielded)
+                group[i] = syntax.OrGroup(copies)
+        return group
+
+
 class QueryParser:
     """Parses query text against the lexical schema (one per index, reused)."""
 
@@ -108,6 +155,8 @@ class QueryParser:
         self._loose = MultifieldParser(
             list(SEARCH_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=OrGroup
         )
+        for parser in (self._strict, self._loose):
+            parser.add_plugin(_LanguageFieldsPlugin())
 
     def parse(self, text: str) -> ParsedQuery:
         stripped = check_query_text(text)

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 from whoosh import query as wq
 
-from search.analysis import TOKEN_PATTERN, analyze, fold
-from search.lexical import LexicalIndex
-from search.query import SEARCH_FIELDS
+from search.analysis import ANALYSED_LANGUAGES, TOKEN_PATTERN, analyze, fold
+from search.lexical import LexicalIndex, in_any_field
+from search.query import FIELDS_OF_LANGUAGE
 
 _WORD = re.compile(TOKEN_PATTERN)
 # Short words tolerate one edit, longer ones two; below this length a word is too
@@ -64,10 +64,6 @@ def edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-def _in_any_field(term: str) -> wq.Query:
-    return wq.Or([wq.Term(field, term) for field in SEARCH_FIELDS])
-
-
 def _fits_with(others: list[str], lexical: LexicalIndex) -> Callable[[str], bool]:
     """Whether a candidate term shares an article with one of ``others`` (true if none).
 
@@ -77,31 +73,41 @@ def _fits_with(others: list[str], lexical: LexicalIndex) -> Callable[[str], bool
     """
     if not others:
         return lambda _term: True
-    context = wq.Or([_in_any_field(term) for term in others])
-    return lambda term: bool(lexical.matching_ids(wq.And([_in_any_field(term), context])))
+    context = wq.Or([in_any_field(term) for term in others])
+    return lambda term: bool(lexical.matching_ids(wq.And([in_any_field(term), context])))
 
 
 def _best_surface(
-    word: str, term: str, lexical: LexicalIndex, fits: Callable[[str], bool]
+    word: str, stems: dict[str, str], lexical: LexicalIndex, fits: Callable[[str], bool]
 ) -> str | None:
     """The indexed word closest to what was typed.
 
-    Candidates come from both the typed word and its stem (a typo can change how a
-    word stems: ``Hegset`` stems to ``hegs``, ``Hegseth`` stays whole), and are judged
-    by how far their spelling in the archive is from the typed word, then by use.
+    Candidates come from the typed word and from its stem in each analysed language,
+    among that language's terms (a typo can change how a word stems: ``Hegset``
+    stems to ``hegs``, ``Hegseth`` stays whole). They are judged by how far their
+    spelling in the archive is from the typed word, then by use.
     """
     typed = fold(word)
     max_edits = 1 if len(typed) <= ONE_EDIT_MAX_LEN else 2
-    candidates = dict(lexical.terms_near(term, max_edits))
-    candidates.update(lexical.terms_near(typed, max_edits))
+    candidates = dict(lexical.terms_near(typed, max_edits))
+    for language, stem in stems.items():
+        candidates.update(lexical.terms_near(stem, max_edits, FIELDS_OF_LANGUAGE[language]))
     best: tuple[int, int, str] | None = None
     for candidate, frequency in sorted(candidates.items(), key=lambda c: -c[1])[:MAX_CANDIDATES]:
         surface = lexical.surface_form(candidate)
         if surface is None or not fits(candidate):
             continue
         # An inflected form (``Wiedereröffnung`` for the stored ``wiedereröffnen``)
-        # is judged by its stem, where the typo is all that differs.
-        distance = min(edit_distance(typed, fold(surface)), edit_distance(term, candidate))
+        # is judged by its stem, where the typo is all that differs; a stem is
+        # compared only with terms of its own language.
+        distance = min(
+            edit_distance(typed, fold(surface)),
+            *(
+                edit_distance(stem, candidate)
+                for language, stem in stems.items()
+                if lexical.doc_frequency(candidate, FIELDS_OF_LANGUAGE[language])
+            ),
+        )
         rank = (distance, -frequency, surface)
         if best is None or rank < best:
             best = rank
@@ -109,21 +115,38 @@ def _best_surface(
 
 
 def correct_query(text: str, lexical: LexicalIndex) -> Correction | None:
-    """Correct each word whose only index term no article uses; None if nothing changes."""
+    """Correct each word none of whose index terms an article uses; None if nothing changes.
+
+    A word is looked up in each analysed language's fields by its term in that
+    language: the archive may hold either.
+    """
     words = _WORD.findall(text)
     if len(words) > MAX_WORDS:
         return None
-    analysed = {word: analyze(word) for word in dict.fromkeys(words)}
+    analysed = {
+        word: {language: analyze(word, language=language) for language in ANALYSED_LANGUAGES}
+        for word in dict.fromkeys(words)
+    }
     known = {
-        word: [term for term in terms if lexical.doc_frequency(term) > 0]
-        for word, terms in analysed.items()
+        word: list(
+            dict.fromkeys(
+                term
+                for language, terms in per_language.items()
+                for term in terms
+                if lexical.doc_frequency(term, FIELDS_OF_LANGUAGE[language])
+            )
+        )
+        for word, per_language in analysed.items()
     }
     replacements: dict[str, str] = {}
-    for word, terms in analysed.items():
-        if len(terms) != 1 or len(terms[0]) < MIN_CORRECTABLE or known[word]:
+    for word, per_language in analysed.items():
+        if known[word] or any(len(terms) != 1 for terms in per_language.values()):
+            continue
+        stems = {language: terms[0] for language, terms in per_language.items()}
+        if min(len(stem) for stem in stems.values()) < MIN_CORRECTABLE:
             continue
         others = [term for other, found in known.items() if other != word for term in found]
-        surface = _best_surface(word, terms[0], lexical, _fits_with(others, lexical))
+        surface = _best_surface(word, stems, lexical, _fits_with(others, lexical))
         if surface:
             replacements[word] = surface
     if not replacements:

@@ -7,12 +7,14 @@ the candidate depth and a write leaves two segments with deletions.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 
 import pytest
 from whoosh import query as wq
 
+from search.analysis import ANALYSED_LANGUAGES
 from search.articles import Article
 from search.bm25 import PostingCache, score_query
 from search.cursor import Cursor, claimed_position, encode_cursor
@@ -183,16 +185,18 @@ def test_highlight_tokens_are_the_analyzers(engine: Engine) -> None:
         "Die EU-Kommission und die US-Regierung: Ukraine-Krieg, Cafés, Brüssel, "
         "Straße und ÖVP; Hegseth's 3,5 Mrd. Euro (2025) im Pentagon. Über-Ich."
     )
-    for mode in ("index", "query"):
+    for language, mode in itertools.product(ANALYSED_LANGUAGES, ("index", "query")):
+        analyzer = lexical._analyzers[language]
         expected = [
             (t.text, t.startchar, t.endchar)
-            for t in lexical._analyzer(text, chars=True, mode=mode, removestops=False)
+            for t in analyzer(text, chars=True, mode=mode, removestops=False)
         ]
-        tokens = lexical._tokens(text, chars=True, mode=mode, removestops=False)
+        tokens = lexical._tokens(language, text, chars=True, mode=mode, removestops=False)
         assert [(t.text, t.startchar, t.endchar) for t in tokens] == expected
     terms = lexical.query_terms(lexical.parser.parse("Krieg Brüssel"))
-    assert lexical.mentions(text, terms) and not lexical.mentions("Nichts davon.", terms)
-    assert "<mark>Ukraine-Krieg</mark>" in lexical.highlight(text, terms)
+    assert lexical.mentions(text, terms, "de")
+    assert not lexical.mentions("Nichts davon.", terms, "de")
+    assert "<mark>Ukraine-Krieg</mark>" in lexical.highlight(text, terms, "de")
 
 
 def test_a_cursor_claims_its_position_before_it_is_checked() -> None:
