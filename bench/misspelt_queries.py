@@ -7,6 +7,8 @@ those of the original query. Usage::
 
     python bench/misspelt_queries.py ../shared/queries/10kgnad-dev.jsonl \
         > bench/out/10kgnad-dev-misspelt.jsonl
+    python bench/misspelt_queries.py tests/data/10kgnad-heldout.jsonl \
+        > tests/data/10kgnad-heldout-misspelt.jsonl
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ MIN_LETTERS = 6
 
 
 def misspell(word: str, seed: int) -> str:
-    """One typo inside ``word`` (never its first letter, which typists rarely miss)."""
+    """One typo inside ``word`` (never its first letter, which typists rarely miss).
+
+    Swapping two equal letters changes nothing, so such a swap drops a letter instead.
+    """
     at = 1 + seed % (len(word) - 2)
     kind = (seed // 7) % 3
-    if kind == 0:
-        return word[:at] + word[at + 1 :]
+    if kind == 2 and word[at] != word[at + 1]:
+        return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
     if kind == 1:
         return word[:at] + word[at] + word[at:]
-    return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    return word[:at] + word[at + 1 :]
 
 
 def main(path: Path) -> None:

@@ -66,9 +66,9 @@ def run_size(args: argparse.Namespace, size: int, queries: list[str]) -> Result:
     if "rebuild" in selected:
         phase("rebuild", phases.rebuild, source, folder / "ours")
     if "lexical" in selected:
-        phase("lexical_1", phases.lexical_only, source, folder / "lexical-1", 1)
-        if not args.quick:  # Whoosh's multi-process writer: measured, not needed in CI
-            phase("lexical_2", phases.lexical_only, source, folder / "lexical-2", 2)
+        for procs in args.lexical_procs:
+            target = folder / f"lexical-{procs}"
+            phase(f"lexical_{procs}", phases.lexical_only, source, target, procs)
     if "ceiling" in selected:
         phase("ceiling", phases.embed_only, source, ceiling, True)
     if "naive" in selected:
@@ -171,6 +171,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="articles for the embedding-only ceiling [default: all]",
     )
     parser.add_argument(
+        "--lexical-procs",
+        type=int,
+        nargs="+",
+        choices=[1, 2],
+        default=[1, 2],
+        help="Whoosh writer processes for the lexical-only phase (2: its multi-process writer)",
+    )
+    parser.add_argument(
         "--naive-articles",
         type=int,
         default=None,
@@ -197,6 +205,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.sizes, args.repeat, args.similar = [1000], 1, 10
         args.clients, args.http_seconds, args.ceiling_articles = [2], 2.0, 300
+        args.lexical_procs = [1]  # the multi-process writer is measured, not needed in CI
     if args.synthetic and args.vectors_from is None:
         parser.error("--synthetic needs --vectors-from INDEX")
     return args

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search.engine import Engine
-from search.spelling import correct_query, edit_distance
+from search.spelling import correct_query, edit_distance, is_vocabulary_word
 
 from .conftest import SEED_ID
 
@@ -57,3 +57,22 @@ def test_a_correction_must_fit_the_rest_of_the_query(engine: Engine) -> None:
     assert correct_query("Hegset Pentagon", lexical) is not None
     # One edit from "Hegseth" too, but no article names Hegseth next to a heat wave.
     assert correct_query("Hegset Hitzewelle", lexical) is None
+
+
+@pytest.mark.parametrize(
+    ("word", "whole"),
+    [
+        ("contracts", True),
+        ("Indonesia", True),
+        ("lashes", True),  # the bare word-start mark, then the word
+        ("barcelona", True),  # held capitalised
+        ("Hegset", False),
+        ("Barcelnoa", False),
+        ("Wirtschaftswacshtum", False),
+    ],
+)
+def test_words_the_multilingual_vocabulary_holds_whole_are_real_words(
+    word: str, whole: bool
+) -> None:
+    """Such words are never corrected: they are words of some language, not typos."""
+    assert is_vocabulary_word(word) is whole
