@@ -19,10 +19,15 @@ from .conftest import SHARED
 pytestmark = pytest.mark.slow
 
 DEV_QUERIES = SHARED / "queries" / "10kgnad-dev.jsonl"
-# Written for this project after the dev-set work (48 queries on 12 other articles),
-# and their misspelt variants from bench/misspelt_queries.py.
-HELD_OUT = Path(__file__).parent / "data" / "10kgnad-heldout.jsonl"
-HELD_OUT_MISSPELT = Path(__file__).parent / "data" / "10kgnad-heldout-misspelt.jsonl"
+# Written for this project after the dev-set work, in two batches of 48 queries on
+# 12 other articles each, with their misspelt variants (bench/misspelt_queries.py).
+DATA = Path(__file__).parent / "data"
+HELD_OUT = [
+    (DATA / "10kgnad-heldout.jsonl", 0.89),  # 0.903 when this was written
+    (DATA / "10kgnad-heldout-misspelt.jsonl", 0.72),  # 0.731
+    (DATA / "10kgnad-heldout-2.jsonl", 0.83),  # 0.847
+    (DATA / "10kgnad-heldout-2-misspelt.jsonl", 0.83),  # 0.847
+]
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +43,16 @@ def test_hybrid_is_at_least_the_better_side_on_every_query_type(gnad_engine: Eng
     assert table["hybrid"]["all"]["MRR@10"] >= 0.965  # 0.9698 when this was written
 
 
-@pytest.mark.parametrize(("path", "floor"), [(HELD_OUT, 0.89), (HELD_OUT_MISSPELT, 0.72)])
+@pytest.mark.parametrize(("path", "floor"), HELD_OUT, ids=lambda v: getattr(v, "stem", v))
 def test_hybrid_beats_both_sides_on_queries_it_was_not_tuned_on(
     gnad_engine: Engine, path: Path, floor: float
 ) -> None:
-    # Overall only: on 12 queries a type turns on one query. German keywords are the
-    # weak type here (hybrid 0.903, lexical 0.944: docs/quality.md).
+    # Overall only: per type it does not hold. German keywords are the weak type
+    # (hybrid below lexical in both batches: docs/quality.md).
     table = evaluate(gnad_engine, load_queries(path), ["lexical", "semantic", "hybrid"])
     hybrid = table["hybrid"]["all"]["MRR@10"]
     assert hybrid >= max(table["lexical"]["all"]["MRR@10"], table["semantic"]["all"]["MRR@10"])
-    assert hybrid >= floor  # 0.903 and 0.731 when this was written
+    assert hybrid >= floor
 
 
 def test_similar_articles_share_their_category(gnad_engine: Engine) -> None:
