@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-import shutil
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from whoosh.query import Query as WhooshQuery
 
-from search.articles import Article, ReadReport, RecordError, expand_sources, read_articles
+from search.articles import Article, ReadReport, expand_sources, read_articles
 from search.cursor import (
     Cursor,
     claimed_position,
@@ -31,23 +29,16 @@ from search.cursor import (
     resume_position,
 )
 from search.embeddings import Embedder, load_embedder, model_name
-from search.errors import InputError, ModelMismatch, QueryError
+from search.errors import ModelMismatch, QueryError
 from search.expansion import ExpansionSettings, ground_query_vector
 from search.facets import Facets, count_documents, count_facets
 from search.filters import Filters
 from search.fusion import DEFAULT_FUSION, FUSIONS, fuse, lexical_weight_for
+from search.generations import BuildReport, Generation, build_generation, derive_generation
 from search.hits import build_page, explained, stored_articles
-from search.indexing import (
-    BATCH_ARTICLES,
-    IndexingStats,
-    Progress,
-    batches,
-    embed_articles,
-    index_articles,
-)
+from search.indexing import Progress
 from search.lexical import LexicalIndex
 from search.manifest import Manifest
-from search.neighbours import NeighbourTable
 from search.passages import PassageSettings
 from search.query import (
     FIELDS_OF_LANGUAGE,
@@ -59,43 +50,13 @@ from search.query import (
 from search.results import MODES, SORTS, Mode, Ranked, Ranking, Scores, SearchResults, Sort
 from search.semantic import SemanticSettings, rank_articles, rank_like
 from search.spelling import correct_query
-from search.store import LEXICAL_DIR, IndexFolder, Lease
+from search.store import IndexFolder
 from search.tiers import LexicalHits
-from search.vectors import SemanticHit, VectorIndex
+from search.vectors import SemanticHit
 
 MAX_LIMIT = 100
 CANDIDATE_DEPTH = 100
 _QUERY_SYNTAX = re.compile(r"\b[A-Za-z_]\w*:|[\"()*^~\[\]{}]|\b(?:AND|OR|NOT|TO)\b")
-
-
-@dataclass
-class BuildReport:
-    """What a rebuild or an add did: counts, timing and the records it rejected."""
-
-    generation: str
-    stats: IndexingStats
-    rejected: list[RecordError] = field(default_factory=list)
-    deleted: int = 0
-
-
-class _Generation:
-    """One opened generation: its manifest, lexical index and vectors, held by a lease.
-
-    A published generation never changes, so this is never reloaded; the lease keeps
-    its folder on disk for as long as any request still holds this object.
-    """
-
-    def __init__(self, lease: Lease) -> None:
-        self.lease = lease
-        self.folder = lease.path
-        self.name = lease.name
-        self.manifest = Manifest.load(self.folder)
-        self.lexical = LexicalIndex(self.folder / LEXICAL_DIR)
-        self.vectors = VectorIndex.load(self.folder)
-        # None for a generation written before tables existed: similar articles then
-        # rank without the re-ranking until the next write (computing the table on a
-        # request would take minutes at 100k articles).
-        self.neighbours = NeighbourTable.load(self.folder)
 
 
 def semantic_text(query: str) -> str:
@@ -132,8 +93,8 @@ class Engine:
 
     # -- opening -----------------------------------------------------------------------
 
-    def _open_live(self) -> _Generation:
-        generation = _Generation(self.folder.lease_current())
+    def _open_live(self) -> Generation:
+        generation = Generation(self.folder.lease_current())
         built_with = generation.manifest.model
         if self._expected_model is not None and built_with != self._expected_model:
             raise ModelMismatch(
@@ -142,7 +103,7 @@ class Engine:
             )
         return generation
 
-    def _current(self, wait: bool = False) -> _Generation:
+    def _current(self, wait: bool = False) -> Generation:
         """The live generation; after a switch, the first caller opens the new one.
 
         Callers that arrive while it opens keep reading the previous generation
@@ -189,43 +150,9 @@ class Engine:
         The live generation is untouched until the switch, so a failed or killed
         rebuild leaves the index exactly as it was.
         """
-        files = expand_sources(sources)
         embedder = embedder or load_embedder(model)
-        settings = settings or PassageSettings()
-        folder = IndexFolder(path)
-        report = ReadReport()
-        with folder.writer_lock():
-            target = folder.new_generation()
-            try:
-                lexical = LexicalIndex.create(target / LEXICAL_DIR)
-                vectors = VectorIndex(embedder.dim)
-                with lexical.writer(fresh=True) as writer:
-                    stats = index_articles(
-                        read_articles(files, report), writer, vectors, embedder, settings, progress
-                    )
-                    if stats.articles == 0:
-                        raise InputError(
-                            "no valid article in the sources; index left unchanged:"
-                            + "".join(f"\n  {e}" for e in report.errors[:20])
-                        )
-                lexical.close()
-                vectors.optimize()  # the exact scan or an IVF, whichever the size calls for
-                vectors.save(target)
-                NeighbourTable.build(vectors).save(target)
-                Manifest(
-                    model=embedder.name,
-                    dim=embedder.dim,
-                    generation=target.name,
-                    passages=settings,
-                    articles=stats.articles,
-                    passage_count=vectors.passage_count,
-                ).save(target)
-            except BaseException:
-                shutil.rmtree(target, ignore_errors=True)
-                raise
-            folder.switch_to(target)
-            folder.remove_stale()
-        return cls(path, embedder=embedder), BuildReport(target.name, stats, report.errors)
+        report = build_generation(IndexFolder(path), sources, embedder, settings, progress)
+        return cls(path, embedder=embedder), report
 
     def add_files(
         self, sources: Sequence[str | Path], progress: Progress | None = None
@@ -253,7 +180,14 @@ class Engine:
         and nothing needs repair.
         """
         with self.folder.writer_lock():
-            target, report = self._derive(self._current(wait=True), upserts, deletes, progress)
+            target, report = derive_generation(
+                self.folder,
+                self._current(wait=True),
+                upserts,
+                deletes,
+                lambda: self.embedder,
+                progress,
+            )
             if target is None:
                 return report
             self.folder.switch_to(target)
@@ -266,64 +200,6 @@ class Engine:
     def delete(self, article_ids: Sequence[str]) -> int:
         """Delete articles by id; return how many existed."""
         return self.write(deletes=article_ids).deleted
-
-    def _derive(
-        self,
-        source: _Generation,
-        upserts: Iterable[Article],
-        deletes: Sequence[str],
-        progress: Progress | None,
-    ) -> tuple[Path | None, BuildReport]:
-        """Build the generation ``source`` becomes after the write (None: nothing changes)."""
-        settings = source.manifest.passages
-        stats = IndexingStats()
-        started = time.perf_counter()
-        embedded: list[tuple[Article, np.ndarray]] = []
-        for batch in batches(upserts, BATCH_ARTICLES):
-            embedded.extend(zip(batch, embed_articles(batch, self.embedder, settings), strict=True))
-            if progress is not None:
-                progress(len(batch))
-        existing = [i for i in dict.fromkeys(deletes) if source.lexical.has(i)]
-        report = BuildReport(source.name, stats, deleted=len(existing))
-        if not embedded and not existing:
-            return None, report
-        target = self.folder.new_generation(base=source.folder)
-        try:
-            lexical = LexicalIndex(target / LEXICAL_DIR)
-            vectors = VectorIndex.load(source.folder)
-            with lexical.writer() as writer:
-                for article_id in existing:
-                    writer.delete(article_id)
-                for article, _ in embedded:
-                    writer.upsert(article)
-            for article_id in existing:
-                vectors.remove(article_id)
-            for article, matrix in embedded:
-                vectors.add(article.id, matrix)
-                stats.articles += 1
-                stats.passages += len(matrix)
-            vectors.optimize()  # past the size for a graph, or a graph too full of dead entries
-            vectors.save(target)
-            previous = NeighbourTable.load(source.folder)
-            added = [article.id for article, _ in embedded]
-            neighbours = (
-                previous.updated(vectors, added) if previous else NeighbourTable.build(vectors)
-            )
-            neighbours.save(target)
-            manifest = replace(
-                source.manifest,
-                generation=target.name,
-                articles=lexical.count(),
-                passage_count=vectors.passage_count,
-            )
-            manifest.save(target)
-            lexical.close()
-        except BaseException:
-            shutil.rmtree(target, ignore_errors=True)
-            raise
-        stats.seconds = time.perf_counter() - started
-        report.generation = target.name
-        return target, report
 
     # -- reading -----------------------------------------------------------------------
 
@@ -365,7 +241,7 @@ class Engine:
 
     def _rank_hits(
         self,
-        generation: _Generation,
+        generation: Generation,
         query: str,
         mode: Mode,
         depth: int,
@@ -546,7 +422,7 @@ class Engine:
             facets=self._facets(generation, ids, found) if facets else None,
         )
 
-    def _facets(self, generation: _Generation, ids: list[str], found: LexicalHits | None) -> Facets:
+    def _facets(self, generation: Generation, ids: list[str], found: LexicalHits | None) -> Facets:
         """Facets of every match: the ranked articles and all lexical matches."""
         columns = generation.lexical.columns()
         docnums = columns.docnums(ids)
@@ -580,7 +456,7 @@ class Engine:
         ids = lexical.matching_ids(where) if where else lexical.columns().docnum_of.keys()
         return count_facets(lexical.columns(), ids)
 
-    def _outside(self, generation: _Generation, where: WhooshQuery | None) -> frozenset[str]:
+    def _outside(self, generation: Generation, where: WhooshQuery | None) -> frozenset[str]:
         """The vector side's articles a filter leaves out (FAISS skips them)."""
         if where is None:
             return frozenset()
@@ -598,7 +474,7 @@ class Engine:
 
     def _rank_similar(
         self,
-        generation: _Generation,
+        generation: Generation,
         article_id: str | None,
         text: str | None,
         depth: int,

@@ -1,0 +1,178 @@
+"""Index generations: opening one, building one from sources, deriving one by a write.
+
+A generation is a folder holding both sides of the index (Whoosh and FAISS), the
+neighbour table and the manifest; ``search.store`` lays them out and switches
+between them. Published generations never change: a rebuild builds a new one
+beside the live one, and a write derives a new one from a copy of the live one.
+Either is removed again if anything fails before the switch, so the live index is
+never half-written (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from search.articles import Article, ReadReport, RecordError, expand_sources, read_articles
+from search.embeddings import Embedder
+from search.errors import InputError
+from search.indexing import (
+    BATCH_ARTICLES,
+    IndexingStats,
+    Progress,
+    batches,
+    embed_articles,
+    index_articles,
+)
+from search.lexical import LexicalIndex
+from search.manifest import Manifest
+from search.neighbours import NeighbourTable
+from search.passages import PassageSettings
+from search.store import LEXICAL_DIR, IndexFolder, Lease
+from search.vectors import VectorIndex
+
+
+@dataclass
+class BuildReport:
+    """What a rebuild or an add did: counts, timing and the records it rejected."""
+
+    generation: str
+    stats: IndexingStats
+    rejected: list[RecordError] = field(default_factory=list)
+    deleted: int = 0
+
+
+class Generation:
+    """One opened generation: its manifest, lexical index and vectors, held by a lease.
+
+    A published generation never changes, so this is never reloaded; the lease keeps
+    its folder on disk for as long as any request still holds this object.
+    """
+
+    def __init__(self, lease: Lease) -> None:
+        self.lease = lease
+        self.folder = lease.path
+        self.name = lease.name
+        self.manifest = Manifest.load(self.folder)
+        self.lexical = LexicalIndex(self.folder / LEXICAL_DIR)
+        self.vectors = VectorIndex.load(self.folder)
+        # None for a generation written before tables existed: similar articles then
+        # rank without the re-ranking until the next write (computing the table on a
+        # request would take minutes at 100k articles).
+        self.neighbours = NeighbourTable.load(self.folder)
+
+
+def build_generation(
+    folder: IndexFolder,
+    sources: Sequence[str | Path],
+    embedder: Embedder,
+    settings: PassageSettings | None = None,
+    progress: Progress | None = None,
+) -> BuildReport:
+    """Build a new generation from ``sources`` and switch ``folder`` to it.
+
+    The live generation is untouched until the switch, so a failed or killed
+    rebuild leaves the index exactly as it was.
+    """
+    files = expand_sources(sources)
+    settings = settings or PassageSettings()
+    report = ReadReport()
+    with folder.writer_lock():
+        target = folder.new_generation()
+        try:
+            lexical = LexicalIndex.create(target / LEXICAL_DIR)
+            vectors = VectorIndex(embedder.dim)
+            with lexical.writer(fresh=True) as writer:
+                stats = index_articles(
+                    read_articles(files, report), writer, vectors, embedder, settings, progress
+                )
+                if stats.articles == 0:
+                    raise InputError(
+                        "no valid article in the sources; index left unchanged:"
+                        + "".join(f"\n  {e}" for e in report.errors[:20])
+                    )
+            lexical.close()
+            vectors.optimize()  # the exact scan or an IVF, whichever the size calls for
+            vectors.save(target)
+            NeighbourTable.build(vectors).save(target)
+            Manifest(
+                model=embedder.name,
+                dim=embedder.dim,
+                generation=target.name,
+                passages=settings,
+                articles=stats.articles,
+                passage_count=vectors.passage_count,
+            ).save(target)
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+        folder.switch_to(target)
+        folder.remove_stale()
+    return BuildReport(target.name, stats, report.errors)
+
+
+def derive_generation(
+    folder: IndexFolder,
+    source: Generation,
+    upserts: Iterable[Article],
+    deletes: Sequence[str],
+    embedder: Callable[[], Embedder],
+    progress: Progress | None,
+) -> tuple[Path | None, BuildReport]:
+    """Build the generation ``source`` becomes after the write (None: nothing changes).
+
+    ``embedder`` is called only if there is something to embed: a delete never
+    loads a model. The caller holds the writer lock and switches to the result.
+    """
+    settings = source.manifest.passages
+    stats = IndexingStats()
+    started = time.perf_counter()
+    embedded: list[tuple[Article, np.ndarray]] = []
+    for batch in batches(upserts, BATCH_ARTICLES):
+        embedded.extend(zip(batch, embed_articles(batch, embedder(), settings), strict=True))
+        if progress is not None:
+            progress(len(batch))
+    existing = [i for i in dict.fromkeys(deletes) if source.lexical.has(i)]
+    report = BuildReport(source.name, stats, deleted=len(existing))
+    if not embedded and not existing:
+        return None, report
+    target = folder.new_generation(base=source.folder)
+    try:
+        lexical = LexicalIndex(target / LEXICAL_DIR)
+        vectors = VectorIndex.load(source.folder)
+        with lexical.writer() as writer:
+            for article_id in existing:
+                writer.delete(article_id)
+            for article, _ in embedded:
+                writer.upsert(article)
+        for article_id in existing:
+            vectors.remove(article_id)
+        for article, matrix in embedded:
+            vectors.add(article.id, matrix)
+            stats.articles += 1
+            stats.passages += len(matrix)
+        vectors.optimize()  # past the size for a graph, or a graph too full of dead entries
+        vectors.save(target)
+        previous = NeighbourTable.load(source.folder)
+        added = [article.id for article, _ in embedded]
+        neighbours = previous.updated(vectors, added) if previous else NeighbourTable.build(vectors)
+        neighbours.save(target)
+        manifest = replace(
+            source.manifest,
+            generation=target.name,
+            articles=lexical.count(),
+            passage_count=vectors.passage_count,
+        )
+        manifest.save(target)
+        lexical.close()
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    stats.seconds = time.perf_counter() - started
+    report.generation = target.name
+    return target, report
