@@ -114,3 +114,19 @@ def test_all_centroids_in_one_pass_equal_each_article_centroid(
     ids = sorted(index.ids(), reverse=True)[:50]
     expected = np.vstack([index.centroid(article_id) for article_id in ids])
     np.testing.assert_allclose(index.all_centroids(ids, block=7), expected, atol=1e-6)
+
+
+def test_the_centroid_cache_keeps_only_the_most_recently_used(
+    clustered: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("search.vectors.CACHED_CENTROIDS", 2)
+    index = _index({k: clustered[k] for k in ("a0", "a1", "a2")})
+    first = index.centroid("a0")
+    index.centroid("a1")
+    index.centroid("a0")  # used again: a1 is now the least recently used
+    index.centroid("a2")
+    assert list(index._centroids) == ["a0", "a2"]
+    np.testing.assert_array_equal(index.centroid("a0"), first)
+    index.add("a0", clustered["a1"])  # a replaced article drops its cached centroid
+    assert "a0" not in index._centroids
+    np.testing.assert_allclose(index.centroid("a0"), index.centroid("a1"))
