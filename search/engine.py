@@ -335,11 +335,17 @@ class Engine:
             ranked = [(h.article_id, h.score) for h in semantic]
             total = len(ranked)
         else:
+            keywords = is_keyword_text(text)
+            coverage = 1.0  # read for keyword queries only
+            if keywords:
+                assert parsed is not None
+                coverage = generation.lexical.coverage(parsed, lexical[0][0]) if lexical else 0.0
             ranked = fuse(
                 fusion,
                 lexical[:depth],
                 [(h.article_id, h.score) for h in semantic],
-                lexical_weight_for(text, known),
+                lexical_weight_for(text, known, coverage),
+                unranked_lexical_is_zero=not keywords,
             )
             fused = {article_id for article_id, _ in ranked}
             floor = ranked[-1][1] if ranked else 0.0

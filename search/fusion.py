@@ -5,7 +5,7 @@ Pure functions over ranked lists, so each rule can be checked by hand on tiny in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from search.query import is_keyword_text
 
@@ -27,35 +27,64 @@ def reciprocal_rank_fusion(
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
 
 
-def minmax(scores: dict[str, float]) -> dict[str, float]:
-    """Scale scores to [0, 1] by the list's own min and max (all equal -> all 1)."""
+def _minmax_scale(values: Sequence[float]) -> Callable[[float], float]:
+    """The map that normalises a list's scores; as a function it also places a score
+    the list lacks (fusion needs where a zero lands)."""
+    low, high = min(values), max(values)
+    if high == low:
+        return lambda value: 1.0 if value >= high else 0.0
+    return lambda value: (value - low) / (high - low)
+
+
+def _zscore_scale(values: Sequence[float]) -> Callable[[float], float]:
+    mean = sum(values) / len(values)
+    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    if spread == 0:
+        return lambda _value: 0.0
+    return lambda value: (value - mean) / spread
+
+
+def _normalised(
+    scores: dict[str, float], scale: Callable[[Sequence[float]], Callable[[float], float]]
+) -> dict[str, float]:
     if not scores:
         return {}
-    low, high = min(scores.values()), max(scores.values())
-    if high == low:
-        return dict.fromkeys(scores, 1.0)
-    return {item: (value - low) / (high - low) for item, value in scores.items()}
+    to_scale = scale(list(scores.values()))
+    return {item: to_scale(value) for item, value in scores.items()}
+
+
+def minmax(scores: dict[str, float]) -> dict[str, float]:
+    """Scale scores to [0, 1] by the list's own min and max (all equal -> all 1)."""
+    return _normalised(scores, _minmax_scale)
 
 
 def zscore(scores: dict[str, float]) -> dict[str, float]:
     """Standardise scores by the list's mean and standard deviation (all equal -> all 0)."""
-    if not scores:
-        return {}
-    values = list(scores.values())
-    mean = sum(values) / len(values)
-    spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-    if spread == 0:
-        return dict.fromkeys(scores, 0.0)
-    return {item: (value - mean) / spread for item, value in scores.items()}
+    return _normalised(scores, _zscore_scale)
+
+
+_SCALES = {"zscore": _zscore_scale, "minmax": _minmax_scale}
 
 
 def weighted_sum(
-    score_maps: Sequence[dict[str, float]], weights: Sequence[float]
+    score_maps: Sequence[dict[str, float]],
+    weights: Sequence[float],
+    floors: Sequence[float | None] | None = None,
 ) -> list[tuple[str, float]]:
-    """Sum each item's weighted (already normalised) scores; a list missing it adds its minimum."""
+    """Sum each item's weighted (already normalised) scores.
+
+    A list missing an item adds its floor for it: by default (or where a floor is
+    None) the list's own minimum.
+    """
     if len(weights) != len(score_maps):
         raise ValueError("one weight per score list")
-    floors = [min(m.values(), default=0.0) for m in score_maps]
+    given = floors if floors is not None else [None] * len(score_maps)
+    if len(given) != len(score_maps):
+        raise ValueError("one floor per score list")
+    floors = [
+        min(m.values(), default=0.0) if floor is None else floor
+        for m, floor in zip(score_maps, given, strict=True)
+    ]
     items = set().union(*score_maps)
     fused = {
         item: sum(
@@ -68,45 +97,67 @@ def weighted_sum(
 
 FUSIONS = ("zscore", "minmax", "rrf")
 DEFAULT_FUSION = "zscore"
-# The lexical side's share in score fusion, by query shape. Keywords name what they
-# want and the lexical side is strong on them; prose paraphrases, where exact words
-# say less. Chosen on the 10kGNAD dev queries and the WMT cross-lingual task together
-# (docs/quality.md); the semantic side is the stronger one on every type but German
-# keywords, so it always carries most of the weight.
-KEYWORD_LEXICAL_WEIGHT = 0.3
-PROSE_LEXICAL_WEIGHT = 0.25
-LEXICAL_WEIGHT = KEYWORD_LEXICAL_WEIGHT
+# The lexical side's share in score fusion, by query shape, when it sees the whole
+# query. Prose paraphrases, where exact words say less. For keywords the lexical
+# side is the surer one when its best match holds every word (on 10kGNAD it ranked
+# the target first in 66 of 66 such queries), and a poor one when it matches a name
+# or two of an English query over German news: its share follows how much of the
+# query its best match holds (docs/quality.md has the measurements).
+KEYWORD_LEXICAL_WEIGHT = 0.75
+PROSE_LEXICAL_WEIGHT = 0.22
 
 
-def lexical_weight_for(query: str, known_share: float = 1.0) -> float:
-    """The lexical share for a query: more for a few keywords, less for prose.
+def lexical_weight_for(query: str, known_share: float = 1.0, coverage: float = 1.0) -> float:
+    """The lexical share for a query: keywords by how much of them the lexical side
+    matched, prose less and more evenly.
 
-    ``known_share``, the share of the query's terms the archive uses at all, scales
-    it: words the archive never uses (English ones over a German archive) leave the
-    lexical side ranking on what is left of the query, and it deserves that much
-    less trust.
+    ``known_share`` is the share of the query's terms the archive uses at all: words
+    it never uses (English ones over a German archive) leave the lexical side
+    ranking on what is left of the query. ``coverage`` is the share of a keyword
+    query's words that the lexical side's best match holds; a query whose words no
+    single article holds together is one the lexical side only half understood.
+    Prose reads the known share through a square root: a long query loses a few
+    words to the archive without losing its sense.
     """
-    base = KEYWORD_LEXICAL_WEIGHT if is_keyword_text(query) else PROSE_LEXICAL_WEIGHT
-    return base * min(max(known_share, 0.0), 1.0)
+    known = min(max(known_share, 0.0), 1.0)
+    if is_keyword_text(query):
+        return KEYWORD_LEXICAL_WEIGHT * known * min(max(coverage, 0.0), 1.0)
+    return PROSE_LEXICAL_WEIGHT * known**0.5
 
 
 def fuse(
     method: str,
     lexical: Sequence[tuple[str, float]],
     semantic: Sequence[tuple[str, float]],
-    lexical_weight: float = LEXICAL_WEIGHT,
+    lexical_weight: float,
+    unranked_lexical_is_zero: bool = False,
 ) -> list[tuple[str, float]]:
     """Merge a lexical and a semantic ranking by the named method.
 
     ``zscore`` and ``minmax`` put each side's scores on one scale and add them with
     ``lexical_weight`` and its complement; ``rrf`` uses ranks only, equally weighted.
+
+    A candidate one side did not rank gets that list's lowest score, or, with
+    ``unranked_lexical_is_zero``, on the lexical side what an article matching no
+    query word scores (0 on that side's scale). The engine asks for the zero for
+    prose: the lexical side ranks its 100 best of many partial matches, and an
+    article outside them holds a word or two of the query at best, so lifting it
+    to the hundredth match's score ranked articles the lexical side never saw above
+    ones it ranked well. For keywords the lowest score stays: the article that
+    answers a few keywords often lacks some of them (another language, a synonym),
+    and missing them must not cost more than coming last (docs/quality.md).
     """
     if method == "rrf":
         return reciprocal_rank_fusion([[i for i, _ in lexical], [i for i, _ in semantic]])
-    if method not in ("zscore", "minmax"):
+    if method not in _SCALES:
         raise ValueError(f"unknown fusion {method!r}")
-    normalise = zscore if method == "zscore" else minmax
+    scale = _SCALES[method]
+    lexical_scores = dict(lexical)
+    lexical_floor = None
+    if unranked_lexical_is_zero and lexical_scores:
+        lexical_floor = scale(list(lexical_scores.values()))(0.0)
     return weighted_sum(
-        [normalise(dict(lexical)), normalise(dict(semantic))],
+        [_normalised(lexical_scores, scale), _normalised(dict(semantic), scale)],
         [lexical_weight, 1 - lexical_weight],
+        [lexical_floor, None],
     )

@@ -324,6 +324,29 @@ class LexicalIndex:
             ranked, None, depth, first, columns.ids, columns.docnum_of, (total, everything)
         )
 
+    def coverage(self, parsed: ParsedQuery, article_id: str) -> float:
+        """The share of a plain keyword query's words that one article holds.
+
+        Fusion reads it off the lexical side's best match: how much of the query
+        the lexical side found in one place. A query written with operators is
+        taken as the user wrote it, so every match holds all of it (1.0).
+        """
+        if not parsed.is_keyword_query:
+            return 1.0
+        searcher = self._current()
+        docnum = self._columns.get(searcher).docnum_of.get(article_id)
+        if docnum is None:
+            return 0.0
+        strict = parsed.strict
+        words = strict.subqueries if isinstance(strict, wq.And) else [strict]
+        held = 0
+        for word in words:
+            matcher = word.matcher(searcher)
+            if matcher.is_active():
+                matcher.skip_to(docnum)
+                held += matcher.is_active() and matcher.id() == docnum
+        return held / len(words)
+
     def rare_terms(
         self, parsed: ParsedQuery, max_docs: float, sample: int
     ) -> list[tuple[str, list[str]]]:

@@ -195,3 +195,14 @@ def test_a_second_engine_sees_writes_of_the_first(
     writable_engine.write([Article(id="neu", body="Ein Vulkan ist auf Island ausgebrochen.")])
     assert reader.search("Vulkan", mode="lexical").hits[0].id == "neu"
     assert reader.search("Vulkan Island", mode="semantic").hits[0].id == "neu"
+
+
+def test_coverage_is_the_share_of_keywords_an_article_holds(engine: Engine) -> None:
+    lexical = engine._current().lexical
+    parsed = lexical.parser.parse("Hegseth Pentagon Hitzewelle")
+    assert lexical.coverage(parsed, "hegseth-pentagon") == pytest.approx(2 / 3)
+    assert lexical.coverage(parsed, "klima") == pytest.approx(1 / 3)
+    assert lexical.coverage(parsed, "fussball") == 0.0
+    assert lexical.coverage(parsed, "no-such-article") == 0.0
+    # Written logic is taken as written: every match holds all of it.
+    assert lexical.coverage(lexical.parser.parse("Hegseth OR Derby"), "fussball") == 1.0
