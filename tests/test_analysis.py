@@ -42,3 +42,10 @@ def test_hyphenated_words_index_parts_and_the_joined_compound() -> None:
 
 def test_stop_words_are_dropped() -> None:
     assert analyze("der Präsident und die Regierung") == ["prasident", "regier"]
+
+
+@pytest.mark.parametrize("word", ["Feuchtgebiet", "Fußballverein", "Staatspartei", "Kartellstrafe"])
+def test_closed_compounds_are_never_split_into_fragments(word: str) -> None:
+    # No dictionary decompounder fits (docs/quality.md), and a guessing splitter
+    # would index fragments such as "fe" or "uc": a closed compound stays one term.
+    assert len(analyze(word, mode="index")) == 1
