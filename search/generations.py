@@ -97,7 +97,7 @@ def build_generation(
                         + "".join(f"\n  {e}" for e in report.errors[:20])
                     )
             lexical.close()
-            vectors.optimize()  # the exact scan or an IVF, whichever the size calls for
+            vectors.optimize()  # the exact scan or an HNSW graph, whichever the size calls for
             vectors.save(target)
             NeighbourTable.build(vectors).save(target)
             Manifest(
