@@ -26,7 +26,8 @@ from search.vectors import VectorIndex
 
 STAGES: list[tuple[Any, str, str]] = [
     (engine_module, "correct_query", "spelling correction"),
-    (LexicalIndex, "search", "lexical ranking (Whoosh BM25F)"),
+    (LexicalIndex, "search", "lexical ranking (numpy BM25F)"),
+    (LexicalIndex, "coverage", "keyword coverage of the best lexical match"),
     (engine_module, "ground_query_vector", "query grounding (expansion)"),
     (LexicalIndex, "rare_terms", "  of which rare-term lookups"),
     (engine_module, "rank_articles", "semantic ranking (blend)"),
