@@ -10,7 +10,7 @@ which costs tens of milliseconds from about 40k passages on (and hundreds at
 100k articles), so ``optimize`` moves a larger index to an HNSW graph, which visits
 a few thousand vectors per query. An IVF was measured too and lost: on these
 vectors it needed to scan 6% of them for recall@10 0.97, which grows with the
-archive, where HNSW gives 0.98 in about 2 ms (docs/benchmarks.md).
+archive, where HNSW gives 0.98 in about 2 ms at 100k articles (docs/benchmarks.md).
 
 HNSW cannot remove vectors, so a removed article's passages stay in the graph as
 dead entries that search skips (their keys are never reused), and ``optimize``
@@ -34,10 +34,12 @@ VECTORS_FILE = "vectors.faiss"
 KEYS_FILE = "vectors.json"
 EXACT_MAX_PASSAGES = 40_000
 # Graph degree and search breadths, tuned on real passage vectors for recall@10
-# >= 0.98 against exact search (docs/benchmarks.md).
+# >= 0.98 against exact search at 100k articles (680k passages: docs/benchmarks.md).
+# A graph built with efConstruction 40 reached 0.973 there even searched at 3,200;
+# 120 costs about 3 minutes more at that size and gives 0.983 at 800.
 HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 40
-HNSW_EF_SEARCH = 400
+HNSW_EF_CONSTRUCTION = 120
+HNSW_EF_SEARCH = 800
 COMPACT_DEAD_SHARE = 0.2
 # Centroids kept for reuse, least recently used out: 2 KB each, so 40 MB at most,
 # where caching every article would hold 200 MB more at 100k articles.
