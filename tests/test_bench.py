@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from bench.generate import DEFAULT_CORPUS, generate, load_categories, write
+from bench.hnsw import distinct_articles
 from bench.measure import percentiles, run_phase
 from bench.peers import TantivySearch, build_tantivy
 from bench.report import markdown
 from search.articles import split_sentences
+from search.vectors import PASSAGE_BITS
 
 
 def test_generated_articles_are_deterministic_and_shaped_like_the_corpus(tmp_path: Path) -> None:
@@ -83,3 +87,11 @@ def test_the_report_puts_peers_beside_ours() -> None:
         "| embedding only, one model per core (ceiling) | 55.0 | 0.110 | 18.0 | 0.91x |" in tables
     )
     assert "| tantivy lexical, in-process | 25.00 | 3.85 |" in tables
+
+
+def test_hnsw_recall_counts_articles_not_passages() -> None:
+    # Two passages of article 3, then article 5, a missing slot (-1) and article 7.
+    bits = PASSAGE_BITS
+    ranked = np.array([(3 << bits) | 1, 3 << bits, 5 << bits, -1, 7 << bits])
+    assert distinct_articles(ranked, 2) == [3, 5]
+    assert distinct_articles(ranked, 10) == [3, 5, 7]

@@ -1,0 +1,98 @@
+"""HNSW build time and recall against exact search, by efConstruction and efSearch.
+
+    python -m bench.hnsw bench/out/idx/100000/ours --source bench/out/articles-100000.jsonl
+
+Rebuilds the graph of an index's own passage vectors (same vectors, same order) once
+per efConstruction, then searches it as the engine does (article-level hits, twice
+as many passages as articles wanted) with every efSearch. The probes are the real
+ones: the 10kGNAD dev queries, embedded, and the centroids of 100 stored articles,
+what similar-article requests search with. The truth is an exact scan of the same
+vectors. This is how ``search.vectors`` got its HNSW settings (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from bench.phases import sample_ids
+from bench.run import load_queries
+from search.embeddings import UniversalSentenceEncoder
+from search.engine import semantic_text
+from search.store import IndexFolder
+from search.vectors import HNSW_M, PASSAGE_BITS, VectorIndex
+
+
+def distinct_articles(passage_ids: np.ndarray, depth: int) -> list[int]:
+    """The first ``depth`` distinct article keys among ranked passage ids."""
+    found: list[int] = []
+    for passage_id in passage_ids:
+        key = int(passage_id) >> PASSAGE_BITS
+        if passage_id >= 0 and key not in found:
+            found.append(key)
+            if len(found) == depth:
+                break
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("index", type=Path)
+    parser.add_argument("--source", type=Path, required=True, help="articles, for probe ids")
+    parser.add_argument("--construction", type=int, nargs="+", default=[40, 120])
+    parser.add_argument("--search", type=int, nargs="+", default=[400, 800, 1600])
+    parser.add_argument("--depth", type=int, default=10, help="articles per probe (recall@depth)")
+    args = parser.parse_args()
+
+    vectors = VectorIndex.load(IndexFolder(args.index).current())
+    if vectors.exact:
+        parser.error(f"{args.index} is an exact index; HNSW serves only larger ones")
+    served = vectors._index  # the IndexIDMap2 around the served graph
+    ids = faiss.vector_to_array(served.id_map).astype(np.int64)
+    matrix = served.index.reconstruct_n(0, served.ntotal)
+    encoder = UniversalSentenceEncoder(threads=1)
+    probes = list(encoder.encode([semantic_text(q) for q in load_queries()]))
+    for article_id in sample_ids(args.source, 100):
+        probes.append(vectors.centroid(article_id))
+    probe_matrix = np.asarray(probes, dtype=np.float32)
+    passages = max(args.depth * 2, 32)  # as VectorIndex.search asks for its first pass
+
+    exact = faiss.IndexFlatIP(vectors.dim)
+    exact.add(matrix)
+    _, rows = exact.search(probe_matrix, passages * 8)
+    truth = [set(distinct_articles(ids[r[r >= 0]], args.depth)) for r in rows]
+
+    threads = faiss.omp_get_max_threads()
+    print(f"{len(matrix):,} passages, {len(probe_matrix)} probes, recall@{args.depth}")
+    print("| efConstruction | build s | efSearch | recall | search ms p50 |")
+    print("|---:|---:|---:|---:|---:|")
+    for construction in args.construction:
+        graph = faiss.IndexHNSWFlat(vectors.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = construction
+        started = time.perf_counter()
+        graph.add(matrix)
+        build = time.perf_counter() - started
+        faiss.omp_set_num_threads(1)  # one query at a time, as the engine searches
+        for breadth in args.search:
+            params = faiss.SearchParametersHNSW(efSearch=max(passages, breadth))
+            shares, times = [], []
+            for probe, wanted in zip(probe_matrix, truth, strict=True):
+                started = time.perf_counter()
+                _, found = graph.search(probe.reshape(1, -1), passages, params=params)
+                times.append(time.perf_counter() - started)
+                ranked = np.where(found[0] >= 0, ids[np.maximum(found[0], 0)], -1)
+                got = distinct_articles(ranked, args.depth)
+                shares.append(len(wanted & set(got)) / len(wanted))
+            print(
+                f"| {construction} | {build:.0f} | {breadth} | {np.mean(shares):.4f} "
+                f"| {np.median(times) * 1000:.2f} |"
+            )
+        faiss.omp_set_num_threads(threads)  # every core again for the next build
+
+
+if __name__ == "__main__":
+    main()
