@@ -28,6 +28,7 @@ from search.vectors import VectorIndex
 
 MODES = ("lexical", "semantic", "hybrid")
 RECALL_AT = 10
+TIE = 1e-5  # inner products this close are the same passage stored twice
 
 
 def _chars(source: Path, limit: int | None = None) -> tuple[int, int]:
@@ -167,6 +168,11 @@ def vector_recall(index: Path, queries: list[str], similar_ids: list[str]) -> Re
 
     Query vectors are the real ones: the embedded queries and the article vectors
     that similar-article requests search with. None when the index is exact.
+
+    An article scoring as high as the exact tenth counts as found: generated
+    articles reuse the corpus' sentences, so identical passages tie at the tenth
+    place (649 articles beyond it over the 220 probes at 100k), and which of them
+    an exact scan lists first says nothing about the graph.
     """
     vectors = VectorIndex.load(IndexFolder(index).current())
     if vectors.exact:
@@ -180,9 +186,11 @@ def vector_recall(index: Path, queries: list[str], similar_ids: list[str]) -> Re
         probes.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
     shares = []
     for vector in probes:
-        truth = {h.article_id for h in exact.search(vector, RECALL_AT)}
-        found = {h.article_id for h in vectors.search(vector, RECALL_AT)}
-        shares.append(len(truth & found) / len(truth))
+        truth = exact.search(vector, RECALL_AT)
+        wanted = {h.article_id for h in truth}
+        tenth = truth[-1].score - TIE
+        found = vectors.search(vector, RECALL_AT)
+        shares.append(sum(h.article_id in wanted or h.score >= tenth for h in found) / len(truth))
     return {"recall_at_10": round(float(np.mean(shares)), 4), "probes": len(shares)}
 
 

@@ -93,5 +93,6 @@ def test_hnsw_recall_counts_articles_not_passages() -> None:
     # Two passages of article 3, then article 5, a missing slot (-1) and article 7.
     bits = PASSAGE_BITS
     ranked = np.array([(3 << bits) | 1, 3 << bits, 5 << bits, -1, 7 << bits])
-    assert distinct_articles(ranked, 2) == [3, 5]
-    assert distinct_articles(ranked, 10) == [3, 5, 7]
+    scores = np.array([0.9, 0.8, 0.7, 0.0, 0.6])
+    assert distinct_articles(ranked, scores, 2) == [(3, 0.9), (5, 0.7)]
+    assert [key for key, _ in distinct_articles(ranked, scores, 10)] == [3, 5, 7]
