@@ -100,7 +100,7 @@ DEFAULT_FUSION = "zscore"
 # The lexical side's share in score fusion, by query shape, when it sees the whole
 # query. Prose paraphrases, where exact words say less. For keywords the lexical
 # side is the surer one when its best match holds every word (on 10kGNAD it ranked
-# the target first in 66 of 66 such queries), and a poor one when it matches a name
+# the target first in 83 of 83 such queries), and a poor one when it matches a name
 # or two of an English query over German news: its share follows how much of the
 # query its best match holds (docs/quality.md has the measurements).
 KEYWORD_LEXICAL_WEIGHT = 0.75
