@@ -8,7 +8,7 @@ from fastapi import Depends, Query, Request
 
 from api.schemas import ErrorOut
 from search.engine import MAX_LIMIT, Engine
-from search.filters import Filters
+from search.retrieval.filters import Filters
 
 MAX_OFFSET = 10_000
 

@@ -19,11 +19,11 @@ from api.schemas import (
     SimilarIn,
     StatsOut,
 )
-from search.articles import Article
-from search.cursor import MAX_CURSOR_CHARS
-from search.filters import Filters
-from search.query import MAX_QUERY_CHARS
-from search.results import Mode, Ranked, Sort
+from search.ingest.articles import Article
+from search.lexical.parse import MAX_QUERY_CHARS
+from search.retrieval.filters import Filters
+from search.retrieval.paging import MAX_CURSOR_CHARS
+from search.retrieval.results import Mode, Ranked, Sort
 
 router = APIRouter()
 

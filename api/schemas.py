@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from search.query import MAX_QUERY_CHARS
+from search.lexical.parse import MAX_QUERY_CHARS
 
 MAX_ARTICLES_PER_REQUEST = 1000
 SEED_ID = "000_494cd484c81fa86c"

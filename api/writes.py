@@ -11,8 +11,8 @@ from pydantic import Discriminator, Field, Tag
 from api.params import EngineDep, errors
 from api.schemas import MAX_ARTICLES_PER_REQUEST, ArticleIn, WriteOut
 from api.security import require_api_key
-from search.articles import Article, article_from_fields
 from search.errors import ArticleNotFound
+from search.ingest.articles import Article, article_from_fields
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["writes"])
 

@@ -8,7 +8,7 @@ as many passages as articles wanted) with every efSearch. The probes are the rea
 ones: the 10kGNAD dev queries, embedded, and the centroids of 100 stored articles,
 what similar-article requests search with. The truth is an exact scan of the same
 vectors; an article as close as the exact tenth counts as found (ties: see
-``bench.phases.vector_recall``). This is how ``search.vectors`` got its HNSW
+``bench.phases.vector_recall``). This is how ``search.semantic.vectors`` got its HNSW
 settings (docs/benchmarks.md).
 """
 
@@ -23,10 +23,10 @@ import numpy as np
 
 from bench.phases import TIE, sample_ids
 from bench.run import load_queries
-from search.embeddings import UniversalSentenceEncoder
 from search.engine import semantic_text
-from search.store import IndexFolder
-from search.vectors import HNSW_M, PASSAGE_BITS, VectorIndex
+from search.semantic.embedders import UniversalSentenceEncoder
+from search.semantic.vectors import HNSW_M, PASSAGE_BITS, VectorIndex
+from search.storage.folder import IndexFolder
 
 
 def distinct_articles(

@@ -17,16 +17,16 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from search.articles import Article, ReadReport, read_articles
-from search.embeddings import UniversalSentenceEncoder
 from search.engine import semantic_text
-from search.fusion import reciprocal_rank_fusion
-from search.indexing import BATCH_ARTICLES, batches, embed_articles
-from search.lexical import LexicalIndex
-from search.passages import PassageSettings
-from search.query import FIELD_BOOSTS, TEXT_FIELDS
-from search.store import IndexFolder
-from search.vectors import VectorIndex
+from search.ingest.articles import Article, ReadReport, read_articles
+from search.ingest.indexing import BATCH_ARTICLES, batches, embed_articles
+from search.ingest.passages import PassageSettings
+from search.lexical.index import LexicalIndex
+from search.lexical.parse import FIELD_BOOSTS, TEXT_FIELDS
+from search.retrieval.fusion import reciprocal_rank_fusion
+from search.semantic.embedders import UniversalSentenceEncoder
+from search.semantic.vectors import VectorIndex
+from search.storage.folder import IndexFolder
 
 DEPTH = 100
 TANTIVY_ANALYZER = "german"

@@ -18,13 +18,13 @@ from whoosh import index as whoosh_index
 
 from bench.measure import Result, folder_mb, percentiles
 from bench.peers import NaiveSearch, TantivySearch, articles_of, build_naive, build_tantivy
-from search.embeddings import UniversalSentenceEncoder
 from search.engine import Engine, semantic_text
-from search.indexing import BATCH_ARTICLES, batches, embedded_batches
-from search.lexical import LexicalIndex, LexicalWriter
-from search.passages import PassageSettings
-from search.store import IndexFolder
-from search.vectors import VectorIndex
+from search.ingest.indexing import BATCH_ARTICLES, batches, embedded_batches
+from search.ingest.passages import PassageSettings
+from search.lexical.index import LexicalIndex, LexicalWriter
+from search.semantic.embedders import UniversalSentenceEncoder
+from search.semantic.vectors import VectorIndex
+from search.storage.folder import IndexFolder
 
 MODES = ("lexical", "semantic", "hybrid")
 RECALL_AT = 10

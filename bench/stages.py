@@ -21,8 +21,8 @@ from bench.phases import sample_ids
 from bench.run import load_queries
 from search import engine as engine_module
 from search.engine import Engine
-from search.lexical import LexicalIndex
-from search.vectors import VectorIndex
+from search.lexical.index import LexicalIndex
+from search.semantic.vectors import VectorIndex
 
 STAGES: list[tuple[Any, str, str]] = [
     (engine_module, "correct_query", "spelling correction"),

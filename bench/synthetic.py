@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from bench.measure import Result, folder_mb
-from search.embeddings import DEFAULT_MODEL
 from search.engine import Engine
-from search.store import IndexFolder
-from search.vectors import VectorIndex
+from search.semantic.embedders import DEFAULT_MODEL
+from search.semantic.vectors import VectorIndex
+from search.storage.folder import IndexFolder
 
 NOISE = 0.01
 

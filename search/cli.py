@@ -21,13 +21,13 @@ from typing import Any, TypeVar, cast
 import click
 from tqdm import tqdm
 
-from search.articles import RecordError, expand_sources
 from search.engine import BuildReport, Engine
 from search.errors import SearchError
-from search.fusion import DEFAULT_FUSION, FUSIONS
-from search.results import MODES, Mode, SearchResults
+from search.ingest.articles import RecordError, expand_sources
+from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
+from search.retrieval.results import MODES, Mode, SearchResults
 from search.settings import Settings
-from search.store import IndexFolder
+from search.storage.folder import IndexFolder
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 3

@@ -3,7 +3,7 @@
 An ``Engine`` is opened on an index folder. It follows the folder's live generation,
 so a long-running server picks up a rebuild or another process's writes on its next
 request without a restart. Every write builds a new generation and switches to it
-(see ``search.store``), so what an engine reads never changes under it.
+(see ``search.storage.folder``), so what an engine reads never changes under it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,24 @@ from typing import Any
 import numpy as np
 from whoosh.query import Query as WhooshQuery
 
-from search.articles import Article, ReadReport, expand_sources, read_articles
-from search.cursor import (
+from search.errors import ModelMismatch, QueryError
+from search.ingest.articles import Article, ReadReport, expand_sources, read_articles
+from search.ingest.indexing import Progress
+from search.ingest.passages import PassageSettings
+from search.lexical.index import LexicalIndex
+from search.lexical.parse import (
+    FIELDS_OF_LANGUAGE,
+    ParsedQuery,
+    check_query_text,
+    is_keyword_text,
+    plain_words,
+)
+from search.lexical.tiers import LexicalHits
+from search.retrieval.facets import Facets, count_documents, count_facets
+from search.retrieval.filters import Filters
+from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS, fuse, lexical_weight_for
+from search.retrieval.hits import build_page, explained, stored_articles
+from search.retrieval.paging import (
     Cursor,
     claimed_position,
     decode_cursor,
@@ -28,31 +44,24 @@ from search.cursor import (
     fingerprint,
     resume_position,
 )
-from search.embeddings import Embedder, load_embedder, model_name
-from search.errors import ModelMismatch, QueryError
-from search.expansion import ExpansionSettings, ground_query_vector
-from search.facets import Facets, count_documents, count_facets
-from search.filters import Filters
-from search.fusion import DEFAULT_FUSION, FUSIONS, fuse, lexical_weight_for
-from search.generations import BuildReport, Generation, build_generation, derive_generation
-from search.hits import build_page, explained, stored_articles
-from search.indexing import Progress
-from search.lexical import LexicalIndex
-from search.manifest import Manifest
-from search.passages import PassageSettings
-from search.query import (
-    FIELDS_OF_LANGUAGE,
-    ParsedQuery,
-    check_query_text,
-    is_keyword_text,
-    plain_words,
+from search.retrieval.results import (
+    MODES,
+    SORTS,
+    Mode,
+    Ranked,
+    Ranking,
+    Scores,
+    SearchResults,
+    Sort,
 )
-from search.results import MODES, SORTS, Mode, Ranked, Ranking, Scores, SearchResults, Sort
-from search.semantic import SemanticSettings, rank_articles, rank_like
-from search.spelling import correct_query
-from search.store import IndexFolder
-from search.tiers import LexicalHits
-from search.vectors import SemanticHit
+from search.retrieval.spelling import correct_query
+from search.semantic.embedders import Embedder, load_embedder, model_name
+from search.semantic.grounding import ExpansionSettings, ground_query_vector
+from search.semantic.ranking import SemanticSettings, rank_articles, rank_like
+from search.semantic.vectors import SemanticHit
+from search.storage.folder import IndexFolder
+from search.storage.generations import BuildReport, Generation, build_generation, derive_generation
+from search.storage.manifest import Manifest
 
 MAX_LIMIT = 100
 CANDIDATE_DEPTH = 100

@@ -18,7 +18,7 @@ from ir_measures import RR, R, nDCG
 
 from search.engine import Engine
 from search.errors import InputError
-from search.results import Mode
+from search.retrieval.results import Mode
 
 MEASURES = {"MRR@10": RR @ 10, "nDCG@10": nDCG @ 10, "R@10": R @ 10, "R@100": R @ 100}
 DEPTH = 100

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from search.cli import main
-from search.embeddings import Embedder, UniversalSentenceEncoder
 from search.engine import Engine
+from search.semantic.embedders import Embedder, UniversalSentenceEncoder
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

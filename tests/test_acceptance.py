@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from search.embeddings import Embedder
 from search.engine import Engine
+from search.semantic.embedders import Embedder
 from search.settings import Settings
 
 from .conftest import SEED_FILE, SEED_ID, SHARED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.analysis import analyze
+from search.lexical.analysis import analyze
 
 
 @pytest.mark.parametrize(

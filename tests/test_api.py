@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.limits import MAX_BODY_BYTES
-from search.embeddings import Embedder
 from search.engine import Engine
+from search.semantic.embedders import Embedder
 from search.settings import Settings
 
 from .conftest import SEED_ID, running_server

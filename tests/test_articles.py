@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from search.articles import ReadReport, parse_seed_text, read_articles
-from search.dates import date_period, normalise_date
 from search.errors import InputError
+from search.ingest.articles import ReadReport, parse_seed_text, read_articles
+from search.ingest.dates import date_period, normalise_date
 
 from .conftest import SEED_FILE, SEED_ID
 
@@ -161,7 +161,7 @@ def test_date_period_covers_the_given_precision() -> None:
 
 
 def test_language_is_detected_when_the_record_has_none() -> None:
-    from search.articles import article_from_fields
+    from search.ingest.articles import article_from_fields
 
     english = article_from_fields(
         {

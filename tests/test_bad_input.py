@@ -12,12 +12,12 @@ from typing import NamedTuple
 import pytest
 from click.testing import CliRunner
 
-from search.articles import MAX_ARTICLE_CHARS, ReadReport, read_articles
 from search.cli import EXIT_ERROR, EXIT_REJECTED, main
 from search.engine import Engine
-from search.lexical import LexicalIndex
-from search.store import LEXICAL_DIR
-from search.vectors import VectorIndex
+from search.ingest.articles import MAX_ARTICLE_CHARS, ReadReport, read_articles
+from search.lexical.index import LexicalIndex
+from search.semantic.vectors import VectorIndex
+from search.storage.folder import LEXICAL_DIR
 
 TEN_MB = 10 * 1024 * 1024
 UNREADABLE = Path("/proc/self/mem")  # opens, but reading it fails (EIO), even for root

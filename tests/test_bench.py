@@ -12,8 +12,8 @@ from bench.hnsw import distinct_articles
 from bench.measure import percentiles, run_phase
 from bench.peers import TantivySearch, build_tantivy
 from bench.report import markdown
-from search.articles import split_sentences
-from search.vectors import PASSAGE_BITS
+from search.ingest.articles import split_sentences
+from search.semantic.vectors import PASSAGE_BITS
 
 
 def test_generated_articles_are_deterministic_and_shaped_like_the_corpus(tmp_path: Path) -> None:

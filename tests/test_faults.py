@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from search.embeddings import Embedder
 from search.engine import Engine
-from search.lexical import LexicalIndex
-from search.store import CURRENT_FILE, LEXICAL_DIR, IndexFolder
-from search.vectors import VectorIndex
+from search.lexical.index import LexicalIndex
+from search.semantic.embedders import Embedder
+from search.semantic.vectors import VectorIndex
+from search.storage.folder import CURRENT_FILE, LEXICAL_DIR, IndexFolder
 
 pytestmark = pytest.mark.slow
 

@@ -9,13 +9,13 @@ import pytest
 from whoosh import index
 from whoosh import query as wq
 
-from search.articles import Article
-from search.columns import Columns
 from search.engine import Engine
 from search.errors import QueryError
-from search.facets import count_facets
-from search.filters import Filters
-from search.lexical import LexicalIndex, build_schema
+from search.ingest.articles import Article
+from search.lexical.columns import Columns
+from search.lexical.index import LexicalIndex, build_schema
+from search.retrieval.facets import count_facets
+from search.retrieval.filters import Filters
 
 from .conftest import SEED_ID
 

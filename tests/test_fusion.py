@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.fusion import (
+from search.retrieval.fusion import (
     KEYWORD_LEXICAL_WEIGHT,
     PROSE_LEXICAL_WEIGHT,
     fuse,

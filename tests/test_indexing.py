@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from search.articles import Article
-from search.embeddings import Embedder
-from search.indexing import embed_articles, embedded_batches
-from search.passages import PassageSettings
+from search.ingest.articles import Article
+from search.ingest.indexing import embed_articles, embedded_batches
+from search.ingest.passages import PassageSettings
+from search.semantic.embedders import Embedder
 
 from .conftest import TINY_ARTICLES
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from search.analysis import analysis_language, analyze
-from search.articles import Article
-from search.embeddings import Embedder
 from search.engine import Engine
 from search.errors import IndexNotBuilt
-from search.languages import detect_language
-from search.manifest import MANIFEST_FILE
-from search.store import IndexFolder
+from search.ingest.articles import Article
+from search.ingest.languages import detect_language
+from search.lexical.analysis import analysis_language, analyze
+from search.semantic.embedders import Embedder
+from search.storage.folder import IndexFolder
+from search.storage.manifest import MANIFEST_FILE
 
 ENGLISH = Article(
     id="en-vote",

@@ -14,15 +14,15 @@ import random
 import pytest
 from whoosh import query as wq
 
-from search.analysis import ANALYSED_LANGUAGES
-from search.articles import Article
-from search.bm25 import PostingCache, score_query
-from search.cursor import Cursor, claimed_position, encode_cursor
-from search.embeddings import Embedder
 from search.engine import CANDIDATE_DEPTH, Engine
-from search.filters import Filters
-from search.nearby import Lexicon
-from search.query import SEARCH_FIELDS
+from search.ingest.articles import Article
+from search.lexical.analysis import ANALYSED_LANGUAGES
+from search.lexical.bm25 import PostingCache, score_query
+from search.lexical.nearby import Lexicon
+from search.lexical.parse import SEARCH_FIELDS
+from search.retrieval.filters import Filters
+from search.retrieval.paging import Cursor, claimed_position, encode_cursor
+from search.semantic.embedders import Embedder
 
 WORDS = [
     "Derby",

@@ -14,14 +14,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from search.articles import Article, read_articles
 from search.cli import EXIT_ERROR, main
-from search.embeddings import Embedder
 from search.engine import Engine
 from search.errors import WriterBusy
-from search.lexical import LexicalIndex
-from search.store import CURRENT_FILE, LEXICAL_DIR, IndexFolder
-from search.vectors import VectorIndex
+from search.ingest.articles import Article, read_articles
+from search.lexical.index import LexicalIndex
+from search.semantic.embedders import Embedder
+from search.semantic.vectors import VectorIndex
+from search.storage.folder import CURRENT_FILE, LEXICAL_DIR, IndexFolder
 
 from .conftest import SEED_ID, TINY_ARTICLES
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from search.engine import Engine
-from search.neighbours import NEIGHBOURS_FILE, NeighbourTable
-from search.vectors import VectorIndex
+from search.semantic.neighbours import NEIGHBOURS_FILE, NeighbourTable
+from search.semantic.vectors import VectorIndex
 
 
 def _topics(count: int = 3) -> VectorIndex:

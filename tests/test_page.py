@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from search.embeddings import Embedder
 from search.engine import Engine
+from search.semantic.embedders import Embedder
 
 from .conftest import SEED_ID, running_server
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from search.articles import Article
-from search.cursor import Cursor, decode_cursor, encode_cursor, resume_position
 from search.engine import Engine
 from search.errors import QueryError
-from search.filters import Filters
+from search.ingest.articles import Article
+from search.retrieval.filters import Filters
+from search.retrieval.paging import Cursor, decode_cursor, encode_cursor, resume_position
 
 EVERYTHING = "Hegseth OR Brüssel OR Derby OR Börse OR Hitzewelle"
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from search.embeddings import Embedder
 from search.engine import Engine
 from search.evaluate import JudgedQuery, evaluate, load_queries, similar_category_precision
+from search.semantic.embedders import Embedder
 
 from .conftest import SHARED
 

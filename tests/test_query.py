@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from search.errors import QueryError
-from search.lexical import build_schema
-from search.query import QueryParser
+from search.lexical.index import build_schema
+from search.lexical.parse import QueryParser
 
 PARSER = QueryParser(build_schema())
 

@@ -22,8 +22,8 @@ from schemathesis.checks import (
 )
 
 from api.app import create_app
-from search.embeddings import Embedder
 from search.engine import Engine
+from search.semantic.embedders import Embedder
 from search.settings import Settings
 
 API_KEY = "schemathesis-key"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.semantic import SemanticSettings, rank_articles
-from search.vectors import VectorIndex
+from search.semantic.ranking import SemanticSettings, rank_articles
+from search.semantic.vectors import VectorIndex
 
 
 def _unit(*rows: list[float]) -> np.ndarray:

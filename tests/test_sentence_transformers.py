@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from search.embeddings import load_embedder
 from search.engine import Engine
 from search.errors import ModelError, ModelMismatch
+from search.semantic.embedders import load_embedder
 
 from .conftest import SEED_ID
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search.engine import Engine
-from search.spelling import correct_query, edit_distance, is_vocabulary_word
+from search.retrieval.spelling import correct_query, edit_distance, is_vocabulary_word
 
 from .conftest import SEED_ID
 

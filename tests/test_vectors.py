@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.vectors import VectorIndex
+from search.semantic.vectors import VectorIndex
 
 DIM = 48
 ARTICLES = 1500
@@ -119,7 +119,7 @@ def test_all_centroids_in_one_pass_equal_each_article_centroid(
 def test_the_centroid_cache_keeps_only_the_most_recently_used(
     clustered: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("search.vectors.CACHED_CENTROIDS", 2)
+    monkeypatch.setattr("search.semantic.vectors.CACHED_CENTROIDS", 2)
     index = _index({k: clustered[k] for k in ("a0", "a1", "a2")})
     first = index.centroid("a0")
     index.centroid("a1")

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.neighbours import NeighbourTable
-from search.vectors import SemanticHit, VectorIndex
+from search.semantic.neighbours import NeighbourTable
+from search.semantic.vectors import SemanticHit, VectorIndex
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class SemanticSettings:
     expansion_neighbours: int = 3
     expansion_weight: float = 0.5
     # Shared-nearest-neighbour re-ranking: the cosine's share of the score; the
-    # overlap of neighbourhoods (search/neighbours.py) has the rest.
+    # overlap of neighbourhoods (search/semantic/neighbours.py) has the rest.
     shared_cosine_weight: float = 0.4
     # Re-ranking by neighbourhoods can lift an article from deep in the candidates.
     similar_min_candidates: int = 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from search.articles import Article, split_sentences
+from search.ingest.articles import Article, split_sentences
 
 
 @dataclass(frozen=True)

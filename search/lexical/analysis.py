@@ -5,7 +5,7 @@ What a term looks like after analysis, and why:
   language: German for German articles and every language without its own
   analysis, English for English ones (``elections`` and ``elected`` meet at
   ``elect``, which the German stemmer leaves apart). ``ANALYSED_LANGUAGES`` lists
-  them; ``search.query`` gives each its own fields.
+  them; ``search.lexical.parse`` gives each its own fields.
 - German stemming makes ``Verhandlungen`` and ``Verhandlung`` meet; the stemmer
   also folds umlauts and their transliterations (``Brüssel``, ``Bruessel`` ->
   ``brussel``; ``ß`` -> ``ss``).

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from search.dates import normalise_date
 from search.errors import InputError
-from search.languages import detect_language
+from search.ingest.dates import normalise_date
+from search.ingest.languages import detect_language
 
 ARTICLE_SUFFIXES = (".txt", ".jsonl", ".csv")
 MAX_ARTICLE_CHARS = 1_000_000

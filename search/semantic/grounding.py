@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.analysis import fold
-from search.lexical import LexicalIndex
-from search.passages import PassageSettings, split_passages
-from search.query import ParsedQuery, is_keyword_text
-from search.vectors import VectorIndex
+from search.ingest.passages import PassageSettings, split_passages
+from search.lexical.analysis import fold
+from search.lexical.index import LexicalIndex
+from search.lexical.parse import ParsedQuery, is_keyword_text
+from search.semantic.vectors import VectorIndex
 
 
 @dataclass(frozen=True)

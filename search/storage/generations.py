@@ -1,7 +1,7 @@
 """Index generations: opening one, building one from sources, deriving one by a write.
 
 A generation is a folder holding both sides of the index (Whoosh and FAISS), the
-neighbour table and the manifest; ``search.store`` lays them out and switches
+neighbour table and the manifest; ``search.storage.folder`` lays them out and switches
 between them. Published generations never change: a rebuild builds a new one
 beside the live one, and a write derives a new one from a copy of the live one.
 Either is removed again if anything fails before the switch, so the live index is
@@ -18,10 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from search.articles import Article, ReadReport, RecordError, expand_sources, read_articles
-from search.embeddings import Embedder
 from search.errors import InputError
-from search.indexing import (
+from search.ingest.articles import Article, ReadReport, RecordError, expand_sources, read_articles
+from search.ingest.indexing import (
     BATCH_ARTICLES,
     IndexingStats,
     Progress,
@@ -29,12 +28,13 @@ from search.indexing import (
     embed_articles,
     index_articles,
 )
-from search.lexical import LexicalIndex
-from search.manifest import Manifest
-from search.neighbours import NeighbourTable
-from search.passages import PassageSettings
-from search.store import LEXICAL_DIR, IndexFolder, Lease
-from search.vectors import VectorIndex
+from search.ingest.passages import PassageSettings
+from search.lexical.index import LexicalIndex
+from search.semantic.embedders import Embedder
+from search.semantic.neighbours import NeighbourTable
+from search.semantic.vectors import VectorIndex
+from search.storage.folder import LEXICAL_DIR, IndexFolder, Lease
+from search.storage.manifest import Manifest
 
 
 @dataclass

@@ -16,8 +16,8 @@ from whoosh import query as wq
 from whoosh.fields import Schema
 from whoosh.qparser import AndGroup, MultifieldParser, OrGroup, Plugin, syntax
 
-from search.analysis import ANALYSED_LANGUAGES, DEFAULT_LANGUAGE
 from search.errors import QueryError
+from search.lexical.analysis import ANALYSED_LANGUAGES, DEFAULT_LANGUAGE
 
 MAX_QUERY_CHARS = 1000
 # Up to this many words a query reads as keywords; longer ones as prose. Fusion and

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search.vectors import VectorIndex
+from search.semantic.vectors import VectorIndex
 
 NEIGHBOURS_FILE = "neighbours.npz"
 NEIGHBOURS = 60

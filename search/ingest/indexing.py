@@ -26,11 +26,11 @@ from itertools import islice
 
 import numpy as np
 
-from search.articles import Article
-from search.embeddings import Embedder, UniversalSentenceEncoder
-from search.lexical import LexicalWriter
-from search.passages import PassageSettings, split_passages
-from search.vectors import VectorIndex
+from search.ingest.articles import Article
+from search.ingest.passages import PassageSettings, split_passages
+from search.lexical.index import LexicalWriter
+from search.semantic.embedders import Embedder, UniversalSentenceEncoder
+from search.semantic.vectors import VectorIndex
 
 BATCH_ARTICLES = 64
 PARALLEL_AFTER = 128

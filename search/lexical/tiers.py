@@ -1,7 +1,7 @@
 """Merging a query's lexical passes into one ranking, over whole-archive score arrays.
 
 A keyword query runs twice: every word (strict), then any word (loose); all-words
-matches rank first. Each pass gives a score per document (``search.bm25``), so the
+matches rank first. Each pass gives a score per document (``search.lexical.bm25``), so the
 tiers are masks and the ranking needs sorting only as deep as a page reaches: at
 100k articles a common word matches most of the archive, and turning every match
 into a Python tuple cost more than scoring them.
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.bm25 import Scored
+from search.lexical.bm25 import Scored
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ class UniversalSentenceEncoder:
     with other requests or processes, its spin-waiting makes a one-query encode 10-30x
     slower (measured: p50 20 ms with one thread, 200-670 ms with two, on a loaded
     2-core machine). Bulk embedding gets its parallelism from one process per core
-    (``search.indexing``).
+    (``search.ingest.indexing``).
     """
 
     name = DEFAULT_MODEL

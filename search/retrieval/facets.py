@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from search.columns import FACET_FIELDS, Columns
+from search.lexical.columns import FACET_FIELDS, Columns
 
 
 @dataclass(frozen=True)

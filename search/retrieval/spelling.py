@@ -33,9 +33,9 @@ from pathlib import Path
 
 from whoosh import query as wq
 
-from search.analysis import ANALYSED_LANGUAGES, TOKEN_PATTERN, analyze, fold
-from search.lexical import LexicalIndex, in_any_field
-from search.query import FIELDS_OF_LANGUAGE
+from search.lexical.analysis import ANALYSED_LANGUAGES, TOKEN_PATTERN, analyze, fold
+from search.lexical.index import LexicalIndex, in_any_field
+from search.lexical.parse import FIELDS_OF_LANGUAGE
 
 _WORD = re.compile(TOKEN_PATTERN)
 # Short words tolerate one edit, longer ones two; below this length a word is too

@@ -2,7 +2,7 @@
 
 Every article's fields are stored here, so the index can show, export and re-embed
 articles without the source files. Ranking is BM25F over title, lead and body with
-the field boosts of ``search.query``; each of the three is indexed in the fields of
+the field boosts of ``search.lexical.parse``; each of the three is indexed in the fields of
 the article's analysis language (``body`` or ``body_en``) and stored in the first.
 """
 
@@ -24,7 +24,10 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
-from search.analysis import (
+from search.errors import ArticleNotFound
+from search.ingest.articles import Article
+from search.ingest.dates import date_period, month_of
+from search.lexical.analysis import (
     ANALYSED_LANGUAGES,
     DEFAULT_LANGUAGE,
     TOKEN_PATTERN,
@@ -33,13 +36,10 @@ from search.analysis import (
     news_analyzer,
     split_hyphens,
 )
-from search.articles import Article
-from search.bm25 import PostingCache, Scored, score_query
-from search.columns import ColumnCache, Columns
-from search.dates import date_period, month_of
-from search.errors import ArticleNotFound
-from search.nearby import LexiconCache
-from search.query import (
+from search.lexical.bm25 import PostingCache, Scored, score_query
+from search.lexical.columns import ColumnCache, Columns
+from search.lexical.nearby import LexiconCache
+from search.lexical.parse import (
     FIELDS_OF_LANGUAGE,
     SEARCH_FIELDS,
     TEXT_FIELDS,
@@ -47,7 +47,7 @@ from search.query import (
     QueryParser,
     language_field,
 )
-from search.tiers import LexicalHits, merge, top
+from search.lexical.tiers import LexicalHits, merge, top
 
 _LANGUAGE_OF_FIELD = {f: language for language, fs in FIELDS_OF_LANGUAGE.items() for f in fs}
 # The analyzer's tokenizer pattern: the words it analyses one by one.
@@ -68,7 +68,7 @@ def build_schema() -> Schema:
         for language in ANALYSED_LANGUAGES
         for name in TEXT_FIELDS
     }
-    # ``sortable`` fields keep a column per document, read by ``search.columns`` for
+    # ``sortable`` fields keep a column per document, read by ``search.lexical.columns`` for
     # facets, date sorting and filtered semantic search without loading stored text.
     return Schema(
         id=ID(stored=True, unique=True, sortable=True),

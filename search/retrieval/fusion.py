@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from search.query import is_keyword_text
+from search.lexical.parse import is_keyword_text
 
 RRF_K = 60
 

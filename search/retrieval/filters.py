@@ -20,8 +20,8 @@ from typing import Any
 
 from whoosh import query as wq
 
-from search.dates import date_period, normalise_date
 from search.errors import QueryError
+from search.ingest.dates import date_period, normalise_date
 
 # Which Whoosh field each value filter matches, and the parameter name a caller used.
 VALUE_FIELDS = ("source", "language", "category")
@@ -55,7 +55,7 @@ class Filters:
             date_from=start,
             date_to=end,
             source=_values("source", source),
-            # Languages are stored lower-cased (see search.articles), so match them so.
+            # Languages are stored lower-cased (see search.ingest.articles), so match them so.
             language=tuple(dict.fromkeys(v.lower() for v in _values("language", language))),
             category=_values("category", category),
         )

@@ -12,12 +12,12 @@ import html
 from collections.abc import Iterator
 from dataclasses import replace
 
-from search.articles import Article
 from search.errors import ArticleNotFound
-from search.lexical import LexicalIndex
-from search.passages import PassageSettings, split_passages
-from search.results import Hit, Ranked, Ranking, SearchResults
-from search.tiers import LexicalHits
+from search.ingest.articles import Article
+from search.ingest.passages import PassageSettings, split_passages
+from search.lexical.index import LexicalIndex
+from search.lexical.tiers import LexicalHits
+from search.retrieval.results import Hit, Ranked, Ranking, SearchResults
 
 
 def build_page(

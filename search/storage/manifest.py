@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from search.errors import IndexNotBuilt
-from search.passages import PassageSettings
+from search.ingest.passages import PassageSettings
 
 SCHEMA_VERSION = 2
 MANIFEST_FILE = "manifest.json"

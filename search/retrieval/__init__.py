@@ -1,0 +1,1 @@
+"""From a request to a result page: filters, fusion, spelling, paging, facets, hits."""
