@@ -12,6 +12,9 @@ MODES: tuple[Mode, ...] = ("hybrid", "lexical", "semantic")
 # "date" is newest first, the order a newsroom reads in; "date_asc" oldest first.
 Sort = Literal["relevance", "date", "date_asc"]
 SORTS: tuple[Sort, ...] = ("relevance", "date", "date_asc")
+# How a hit matched: by its words (the lexical side), by its meaning (the semantic
+# side, above the match threshold), or both.
+Matched = Literal["keywords", "meaning", "both"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class Hit:
     snippet: str
     score: float
     scores: Scores
+    matched: Matched = "keywords"
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,10 @@ class SearchResults:
     ``query`` (None when no word needed it).
     ``next`` is the cursor of the following page (None on the last one); ``facets``
     count the same matches as ``total`` when they were asked for.
+    ``interpreted_as`` is how the query was read where that differs from what was
+    typed (stray syntax read as words, a long text shortened); ``notices`` say why,
+    one sentence each, for the page to show. ``timed_out`` says the time budget ran
+    out and the hits are what was found by then (Elasticsearch's convention).
     """
 
     query: str
@@ -82,6 +91,9 @@ class SearchResults:
     next: str | None = None
     facets: Facets | None = None
     corrected_query: str | None = None
+    interpreted_as: str | None = None
+    notices: list[str] = field(default_factory=list)
+    timed_out: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
