@@ -31,10 +31,15 @@ Q = Annotated[
     str,
     Query(
         min_length=1,
-        max_length=MAX_QUERY_CHARS,
-        description="Query (Whoosh syntax in lexical and hybrid mode).",
+        description="Any text. Query syntax (phrases, fields, NOT, wildcards) is honoured where "
+        "well-formed and the rest read as words; `interpreted_as` says how it was read. "
+        f"Past {MAX_QUERY_CHARS:,} characters it is shortened.",
         examples=["Hegseth Brüssel"],
     ),
+]
+SyntaxParam = Annotated[
+    Literal["lenient", "strict"],
+    Query(description="`strict`: malformed query syntax is a 400 naming the problem."),
 ]
 ModeParam = Annotated[Mode, Query(description="Which side(s) rank the articles.")]
 FusionParam = Annotated[
@@ -68,6 +73,7 @@ def search(
         ),
     ] = None,
     facets: Annotated[bool, Query(description="Count months, sources, ... of all matches.")] = True,
+    syntax: SyntaxParam = "lenient",
 ) -> SearchOut:
     """Search the archive; every hit explains its lexical, semantic and fused scores."""
     results = engine.search(
@@ -80,6 +86,7 @@ def search(
         sort=sort,
         cursor=cursor,
         facets=facets,
+        strict=syntax == "strict",
     )
     return SearchOut.model_validate(results.to_dict())
 
@@ -99,9 +106,10 @@ def export(
     q: Q,
     mode: ModeParam = "hybrid",
     sort: SortParam = "relevance",
+    syntax: SyntaxParam = "lenient",
 ) -> JSONLinesResponse:
     """Every match of a query as JSON lines (the whole article), streamed as it is read."""
-    rows = engine.matches(q, mode=mode, filters=filters, sort=sort)
+    rows = engine.matches(q, mode=mode, filters=filters, sort=sort, strict=syntax == "strict")
     return JSONLinesResponse(
         _json_lines(rows),
         headers={"Content-Disposition": 'attachment; filename="matches.jsonl"'},
@@ -134,10 +142,21 @@ def article(engine: EngineDep, article_id: str) -> ArticleOut:
     tags=["articles"],
 )
 def similar(
-    engine: EngineDep, filters: FiltersDep, article_id: str, limit: Limit = 10, offset: Offset = 0
+    engine: EngineDep,
+    filters: FiltersDep,
+    article_id: str,
+    limit: Limit = 10,
+    offset: Offset = 0,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_CHARS, description="The `next` of the previous page."),
+    ] = None,
 ) -> SearchOut:
-    """Articles nearest in meaning to this one (never itself), with the filters of /search."""
-    results = engine.similar(article_id=article_id, limit=limit, offset=offset, filters=filters)
+    """The articles nearest in meaning to this one (never itself), with the filters of
+    /search; the list holds the 100 nearest and pages like a search."""
+    results = engine.similar(
+        article_id=article_id, limit=limit, offset=offset, filters=filters, cursor=cursor
+    )
     return SearchOut.model_validate(results.to_dict())
 
 

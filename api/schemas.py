@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -34,8 +34,14 @@ class HitOut(BaseModel):
     language: str | None
     category: str | None
     snippet: str = Field(description="HTML-escaped excerpt; matches wrapped in <mark>.")
-    score: float
+    score: float = Field(
+        description="The ranking score: never rises down the list; 0..1 in hybrid mode."
+    )
     scores: ScoresOut
+    matched: Literal["keywords", "meaning", "both"] = Field(
+        description="Whether the article matched by its words, by its meaning, or both."
+    )
+    url: str | None = None
 
 
 class FacetCountOut(BaseModel):
@@ -84,10 +90,18 @@ class SearchOut(BaseModel):
     hits: list[HitOut]
     facets: FacetsOut | None = Field(None, description="Counts over all matches.")
     corrected_query: str | None = Field(
-        None, description="The spelling-corrected query searched instead (null if none)."
-    )
-    corrected_query: str | None = Field(
         None, description="Spelling-corrected query searched instead of `query` (did you mean)."
+    )
+    interpreted_as: str | None = Field(
+        None,
+        description="How the query was read where that differs from what was typed "
+        "(stray syntax read as words, a long text shortened); null if as typed.",
+    )
+    notices: list[str] = Field(
+        default_factory=list, description="Why the query was read so, one sentence each."
+    )
+    timed_out: bool = Field(
+        False, description="The time budget ran out; the hits are what was found by then."
     )
 
     model_config = ConfigDict(
@@ -204,7 +218,12 @@ class WriteOut(BaseModel):
 class SimilarIn(BaseModel):
     """Free text to find similar articles for, with the same filters as /search."""
 
-    text: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, examples=["Hitzewelle in Europa"])
+    text: str = Field(
+        min_length=1,
+        description=f"Any text; past {MAX_QUERY_CHARS:,} characters it is shortened (a notice "
+        "says so).",
+        examples=["Hitzewelle in Europa"],
+    )
     limit: int = Field(10, ge=1, le=100)
     offset: int = Field(0, ge=0, le=10_000)
     date_from: str | None = Field(None, alias="from", max_length=40, examples=["2025-02"])

@@ -23,7 +23,7 @@ import numpy as np
 
 from bench.phases import TIE, sample_ids
 from bench.run import load_queries
-from search.engine import semantic_text
+from search.retrieval.plan import semantic_text
 from search.semantic.embedders import UniversalSentenceEncoder
 from search.semantic.vectors import HNSW_M, PASSAGE_BITS, VectorIndex
 from search.storage.folder import IndexFolder

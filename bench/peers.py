@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from search.engine import semantic_text
 from search.ingest.articles import Article, ReadReport, read_articles
 from search.ingest.indexing import BATCH_ARTICLES, batches, embed_articles
 from search.ingest.passages import PassageSettings
 from search.lexical.index import LexicalIndex
 from search.lexical.parse import FIELD_BOOSTS, TEXT_FIELDS
 from search.retrieval.fusion import reciprocal_rank_fusion
+from search.retrieval.plan import semantic_text
 from search.semantic.embedders import UniversalSentenceEncoder
 from search.semantic.vectors import VectorIndex
 from search.storage.folder import IndexFolder

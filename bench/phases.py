@@ -18,10 +18,11 @@ from whoosh import index as whoosh_index
 
 from bench.measure import Result, folder_mb, percentiles
 from bench.peers import NaiveSearch, TantivySearch, articles_of, build_naive, build_tantivy
-from search.engine import Engine, semantic_text
+from search.engine import Engine
 from search.ingest.indexing import BATCH_ARTICLES, batches, embedded_batches
 from search.ingest.passages import PassageSettings
 from search.lexical.index import LexicalIndex, LexicalWriter
+from search.retrieval.plan import semantic_text
 from search.semantic.embedders import UniversalSentenceEncoder
 from search.semantic.vectors import VectorIndex
 from search.storage.folder import IndexFolder

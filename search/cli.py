@@ -118,12 +118,16 @@ def _print_results(results: SearchResults, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
         return
+    if results.interpreted_as is not None:
+        click.echo(f"read as {results.interpreted_as!r}")
+    for notice in results.notices:
+        click.echo(notice)
     if results.corrected_query:
         click.echo(f"showing results for {results.corrected_query!r}")
     click.echo(f"{results.total} matches for {results.query!r} ({results.mode})")
     for rank, hit in enumerate(results.hits, start=results.offset + 1):
         s = hit.scores
-        parts = [f"{results.mode} {hit.score:.4f}"]
+        parts = [f"{results.mode} {hit.score:.4f} by {hit.matched}"]
         if s.lexical is not None:
             parts.append(f"lexical {s.lexical:.2f} #{s.lexical_rank}")
         if s.semantic is not None:
@@ -197,14 +201,24 @@ def delete(ids: tuple[str, ...], index: Path | None) -> None:
 )
 @limit_option
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--strict", is_flag=True, help="Malformed query syntax is an error, not words.")
 @json_option
 @_reports_errors
 def query(
-    text: str, index: Path | None, mode: str, fusion: str, limit: int, offset: int, as_json: bool
+    text: str,
+    index: Path | None,
+    mode: str,
+    fusion: str,
+    limit: int,
+    offset: int,
+    strict: bool,
+    as_json: bool,
 ) -> None:
-    """Search for TEXT (Whoosh query syntax in lexical and hybrid mode)."""
+    """Search for TEXT: any text; well-formed query syntax is honoured."""
     engine = Engine(_settings(index).index)
-    results = engine.search(text, mode=cast(Mode, mode), fusion=fusion, limit=limit, offset=offset)
+    results = engine.search(
+        text, mode=cast(Mode, mode), fusion=fusion, limit=limit, offset=offset, strict=strict
+    )
     _print_results(results, as_json)
 
 

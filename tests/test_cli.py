@@ -74,7 +74,7 @@ def test_stats_and_export(cli_index: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["query", '"Hegseth'], "unclosed quote"),
+        (["query", '"Hegseth', "--strict"], "unclosed quote"),
         (["similar", "no-such-id"], "no article with id 'no-such-id'"),
         (["similar"], "either an article id or a text"),
     ],

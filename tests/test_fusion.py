@@ -91,25 +91,23 @@ def test_a_lexical_candidate_the_semantic_side_missed_gets_its_lowest_score() ->
 
 
 def test_prose_gets_less_lexical_weight_than_keywords() -> None:
-    assert lexical_weight_for("Hegseth Brüssel") > lexical_weight_for(
-        "Which minister presented the US plans for Ukraine in Brussels?"
-    )
+    assert lexical_weight_for(True) > lexical_weight_for(False)
 
 
 def test_the_keyword_weight_follows_the_known_share_and_the_best_matchs_coverage() -> None:
-    full = lexical_weight_for("Hegseth Brüssel")
+    full = lexical_weight_for(True)
     assert full == KEYWORD_LEXICAL_WEIGHT
-    assert lexical_weight_for("Hegseth Brüssel", known_share=0.5) == pytest.approx(full / 2)
-    assert lexical_weight_for("Hegseth Brüssel", coverage=0.5) == pytest.approx(full / 2)
-    assert lexical_weight_for("Hegseth Brüssel", 0.5, 0.5) == pytest.approx(full / 4)
-    assert lexical_weight_for("Hegseth Brüssel", known_share=0.0) == 0.0
+    assert lexical_weight_for(True, known_share=0.5) == pytest.approx(full / 2)
+    assert lexical_weight_for(True, coverage=0.5) == pytest.approx(full / 2)
+    assert lexical_weight_for(True, 0.5, 0.5) == pytest.approx(full / 4)
+    assert lexical_weight_for(True, known_share=0.0) == 0.0
     # Out-of-range shares are clamped, never a negative or inflated weight.
-    assert lexical_weight_for("Hegseth Brüssel", known_share=1.7, coverage=-1.0) == 0.0
-    assert lexical_weight_for("Hegseth Brüssel", known_share=1.7) == full
+    assert lexical_weight_for(True, known_share=1.7, coverage=-1.0) == 0.0
+    assert lexical_weight_for(True, known_share=1.7) == full
 
 
 def test_the_prose_weight_follows_the_root_of_the_known_share_and_ignores_coverage() -> None:
-    prose = "Which minister presented the US plans for Ukraine in Brussels?"
+    prose = False  # the plan's shape: not keywords
     assert lexical_weight_for(prose) == PROSE_LEXICAL_WEIGHT
     assert lexical_weight_for(prose, known_share=0.25) == pytest.approx(PROSE_LEXICAL_WEIGHT / 2)
     assert lexical_weight_for(prose, coverage=0.1) == PROSE_LEXICAL_WEIGHT

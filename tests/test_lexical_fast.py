@@ -142,7 +142,7 @@ def test_facets_and_filters_count_every_match(deep: Engine) -> None:
     assert sum(c.count for c in page.facets.month) == len({i.article_id for i in complete.items})
     lexical = deep._current().lexical
     parsed = lexical.parser.parse(query)
-    narrowed = lexical.search(parsed, None, wq.Term("id", "a0001"))
+    narrowed = lexical.search(parsed, None, lexical.allowed([wq.Term("id", "a0001")]))
     assert narrowed.total <= 1
 
 

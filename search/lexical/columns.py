@@ -29,6 +29,9 @@ class Columns:
         self.size = reader.doc_count_all()
         self.ids: list[str] = _text_column(reader, "id", self.size)
         self.docnum_of: dict[str, int] = {self.ids[d]: d for d in reader.all_doc_ids()}
+        # Which document numbers hold a stored (not deleted) article.
+        self.live = np.zeros(self.size, dtype=bool)
+        self.live[list(self.docnum_of.values())] = True
         self.date_key = _date_column(reader, self.size)
         self.labels: dict[str, list[str]] = {}
         self.codes: dict[str, np.ndarray] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -246,6 +246,29 @@ class LexicalIndex:
         """Per-document ids, dates and facet values of the current searcher."""
         return self._columns.get(self._current())
 
+    def allowed(self, constraints: Sequence[wq.Query]) -> np.ndarray | None:
+        """Which documents meet every constraint, as a mask by document number (None:
+        all do). A ``Not`` constraint removes what its query matches."""
+        if not constraints:
+            return None
+        searcher = self._current()
+        mask = self._columns.get(searcher).live.copy()
+        for constraint in constraints:
+            if isinstance(constraint, wq.Not):
+                mask[self._docnums(searcher, constraint.query)] = False
+            else:
+                keep = np.zeros_like(mask)
+                keep[self._docnums(searcher, constraint)] = True
+                mask &= keep
+        return mask
+
+    def outside(self, allowed: np.ndarray | None) -> frozenset[str]:
+        """The stored articles an ``allowed`` mask leaves out (the semantic side skips them)."""
+        if allowed is None:
+            return frozenset()
+        columns = self._columns.get(self._current())
+        return columns.ids_of(np.flatnonzero(columns.live & ~allowed).tolist())
+
     def matching_ids(self, q: wq.Query) -> frozenset[str]:
         """The ids of every article ``q`` matches (a filter's allowed articles)."""
         searcher = self._current()
@@ -271,11 +294,11 @@ class LexicalIndex:
         self,
         parsed: ParsedQuery,
         depth: int | None,
-        filter: wq.Query | None = None,
+        allowed: np.ndarray | None = None,
         first: int | None = None,
     ) -> LexicalHits:
-        """Rank the articles that pass ``filter``; for keyword queries, those with every
-        word first.
+        """Rank the articles ``allowed`` (a mask by document number, see ``allowed``;
+        None: all); for keyword queries, those with every word first.
 
         Each pass ranks ``depth`` articles (None: every match), which decides the
         tiers and their scores; of the merged ranking the first ``first`` are
@@ -286,11 +309,7 @@ class LexicalIndex:
         passes = [parsed.strict, parsed.loose] if parsed.is_keyword_query else [parsed.loose]
         scored = [score_query(searcher, q, self._postings) for q in passes]
         if any(s is None for s in scored):
-            return self._search_whoosh(searcher, passes, depth, filter, first)
-        allowed = None
-        if filter is not None:
-            allowed = np.zeros(searcher.doc_count_all(), dtype=bool)
-            allowed[self._docnums(searcher, filter)] = True
+            return self._search_whoosh(searcher, passes, depth, allowed, first)
         return merge(scored, allowed, depth, first, columns.ids, columns.docnum_of)  # type: ignore[arg-type]
 
     def _search_whoosh(
@@ -298,7 +317,7 @@ class LexicalIndex:
         searcher: Searcher,
         passes: list[wq.Query],
         depth: int | None,
-        filter: wq.Query | None,
+        allowed: np.ndarray | None,
         first: int | None,
     ) -> LexicalHits:
         """``search`` by Whoosh's own collector, for queries ``score_query`` does not take."""
@@ -306,6 +325,8 @@ class LexicalIndex:
         size = searcher.doc_count_all()
         ranked: list[Scored] = []
         total = 0
+        # Whoosh takes a set of document numbers as a filter.
+        filter = None if allowed is None else set(np.flatnonzero(allowed).tolist())
         for q in passes:
             results = searcher.search(q, limit=depth, filter=filter)
             total = max(total, len(results))
@@ -316,13 +337,15 @@ class LexicalIndex:
 
         def everything() -> np.ndarray:
             found = self._docnums(searcher, passes[-1])
-            if filter is not None:
-                found = np.intersect1d(found, self._docnums(searcher, filter))
-            return found
+            return found if allowed is None else found[allowed[found]]
 
         return merge(
             ranked, None, depth, first, columns.ids, columns.docnum_of, (total, everything)
         )
+
+    def word_terms(self, word: str, language: str) -> tuple[str, ...]:
+        """The terms one query word yields in ``language``'s analysis."""
+        return self._word_terms(word, "query", language)
 
     def coverage(self, parsed: ParsedQuery, article_id: str) -> float:
         """The share of a plain keyword query's words that one article holds.

@@ -1,8 +1,11 @@
-"""Parsing the Whoosh query language, with strict checks the lenient parser lacks.
+"""Parsing the query language: lenient by default, strict on request.
 
-Whoosh silently turns a stray quote or a dangling ``AND`` into something else; a
-search box that quietly changes the question is worse than one that says what is
-wrong, so such queries are a ``QueryError`` naming the problem.
+People type and paste text, not syntax: a stray quote, a bracket left open, a
+dangling ``AND`` or ``Place: topic`` (German headline style) must still search the
+words. So the default reading repairs what does not parse, as Elasticsearch's
+``simple_query_string`` does, and says how it read the query; well-formed syntax
+(phrases, fields, ``NOT``, wildcards, ranges) is honoured as written. Strict parsing,
+for integrators who want a 400, names the first problem instead.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from whoosh.qparser import AndGroup, MultifieldParser, OrGroup, Plugin, syntax
 from search.errors import QueryError
 from search.lexical.analysis import ANALYSED_LANGUAGES, DEFAULT_LANGUAGE
 
-MAX_QUERY_CHARS = 1000
-# Up to this many words a query reads as keywords; longer ones as prose. Fusion and
-# the semantic side weigh the two kinds differently (docs/quality.md).
+# The longest text read as a query; a longer paste is shortened to it, with a notice.
+MAX_QUERY_CHARS = 20_000
+# Up to this many words a query reads as keywords, longer ones as prose
+# (``search.retrieval.plan.is_keyword_text``; docs/quality.md).
 KEYWORD_MAX_WORDS = 4
 # The text of an article, as stored and as a searcher names it in ``title:...``.
 TEXT_FIELDS = ("title", "lead", "body")
@@ -55,6 +59,14 @@ _PLAIN_WORDS = re.compile(r"^[^\"():*?~^\[\]{}]*$")
 
 
 @dataclass(frozen=True)
+class Reading:
+    """How a query text was read: the text parsed and what was repaired to get it."""
+
+    text: str
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ParsedQuery:
     """A query ready to run: ``strict`` wants every word, ``loose`` any word.
 
@@ -72,9 +84,9 @@ class ParsedQuery:
         return self.strict is not self.loose
 
 
-def is_keyword_text(text: str) -> bool:
-    """Whether a query is a few keywords (as typed into a search box) rather than prose."""
-    return len(text.split()) <= KEYWORD_MAX_WORDS
+def is_plain(text: str) -> bool:
+    """Whether ``text`` is words only: no operators, phrases, fields or wildcards."""
+    return bool(_PLAIN_WORDS.match(text)) and not any(_OPERATOR.match(w) for w in text.split())
 
 
 def check_query_text(text: str) -> str:
@@ -121,6 +133,124 @@ def plain_words(text: str) -> str:
     return " ".join(w.lower() if _OPERATOR.match(w) else w for w in words)
 
 
+_TOKEN = re.compile(r'"[^"]*"|[()]|[^\s()"]+')
+_BINARY = frozenset({"AND", "OR", "ANDNOT", "ANDMAYBE"})
+# A colon, with the name before it when that name starts a word (``title:``).
+_COLON = re.compile(r"((?<!\w)[A-Za-z_]\w*)?:(?=(\S?))")
+_BRACKETS = re.compile(r"[\[\]{}]")
+_LONE_BOOST = re.compile(r"\^(?![\d.])")
+
+
+def shorten(text: str, limit: int = MAX_QUERY_CHARS) -> str:
+    """``text`` cut to at most ``limit`` characters at a word boundary."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    return cut.rsplit(None, 1)[0] if " " in cut.strip() else cut
+
+
+def read_query(raw: str) -> Reading:
+    """Read any text as a query: keep well-formed syntax, read the rest as words.
+
+    Each repair adds a notice saying what was read differently, in the order
+    applied: an over-long text is shortened, a colon after a word that names no
+    field is a space (``Gaza:Waffenruhe``), an unpaired quote or bracket is dropped,
+    and an operator with nothing to join is ignored.
+    """
+    notices: list[str] = []
+    text = " ".join(raw.split())
+    if len(text) > MAX_QUERY_CHARS:
+        text = shorten(text)
+        notices.append(f"The text was shortened to its first {len(text):,} characters.")
+    spaced = False
+
+    def field_or_space(match: re.Match[str]) -> str:
+        nonlocal spaced
+        name, after = match.group(1), match.group(2)
+        if name in QUERYABLE_FIELDS and after and not after.isspace():
+            return match.group(0)
+        spaced = True
+        return f"{name or ''} "
+
+    text = " ".join(_COLON.sub(field_or_space, text).split())
+    if spaced:
+        notices.append("A colon that names no field was read as a space.")
+    if text.count('"') % 2:
+        at = text.rindex('"')
+        text = text[:at] + " " + text[at + 1 :]
+        notices.append('An unpaired quote (") was ignored.')
+    text, dropped = _pair_parentheses(text)
+    if dropped:
+        notices.append("A parenthesis without its partner was ignored.")
+    if _BRACKETS.search(text) and not _brackets_pair(text):
+        text = _BRACKETS.sub(" ", text)
+        notices.append("Brackets that do not form a range were read as spaces.")
+    text = _LONE_BOOST.sub(" ", text)
+    text, ignored = _drop_dangling_operators(text)
+    notices.extend(f"{op} had nothing to join and was ignored." for op in ignored)
+    return Reading(" ".join(text.split()), tuple(notices))
+
+
+def _pair_parentheses(text: str) -> tuple[str, bool]:
+    """``text`` without parentheses (outside phrases) that have no partner."""
+    chars = list(text)
+    open_at: list[int] = []
+    unpaired: list[int] = []
+    quoted = False
+    for i, ch in enumerate(chars):
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == "(":
+            open_at.append(i)
+        elif ch == ")":
+            if open_at:
+                open_at.pop()
+            else:
+                unpaired.append(i)
+    unpaired += open_at
+    for i in unpaired:
+        chars[i] = " "
+    text = "".join(chars)
+    # An empty group says nothing and Whoosh cannot parse it.
+    emptied = re.sub(r"\(\s*\)", " ", text)
+    return emptied, bool(unpaired) or emptied != text
+
+
+def _brackets_pair(text: str) -> bool:
+    depth = 0
+    for ch in _BRACKETS.findall(text):
+        depth += 1 if ch in "[{" else -1
+        if depth < 0 or depth > 1:
+            return False
+    return depth == 0
+
+
+def _drop_dangling_operators(text: str) -> tuple[str, list[str]]:
+    """``text`` without operators that have no operand on a side they need one."""
+    tokens = _TOKEN.findall(text)
+    ignored: list[str] = []
+    changed = True
+    while changed:  # dropping one operator can leave its neighbour dangling
+        changed = False
+        for i, token in enumerate(tokens):
+            if token not in _BINARY and token != "NOT":
+                continue
+            before = tokens[i - 1] if i else None
+            after = tokens[i + 1] if i + 1 < len(tokens) else None
+            left_ok = before is not None and before != "(" and before not in _BINARY
+            left_ok = left_ok and before != "NOT"
+            right_ok = after is not None and after != ")" and after not in _BINARY
+            if (token == "NOT" and right_ok) or (left_ok and right_ok):
+                continue
+            ignored.append(token)
+            del tokens[i]
+            changed = True
+            break
+    return " ".join(tokens), ignored
+
+
 class _LanguageFieldsPlugin(Plugin):
     """Makes ``title:word`` search ``title`` in every language's analysis.
 
@@ -158,13 +288,39 @@ class QueryParser:
         for parser in (self._strict, self._loose):
             parser.add_plugin(_LanguageFieldsPlugin())
 
+    def read(self, raw: str, strict: bool = False) -> tuple[ParsedQuery | None, Reading]:
+        """Parse what a person typed: strictly (a QueryError names the first problem)
+        or leniently (never an error; the reading says what was repaired).
+
+        The parsed query is None where no word is left for the lexical side (only
+        stop words or punctuation); the semantic side still reads the text.
+        """
+        if strict:
+            parsed = self.parse(raw)
+            return parsed, Reading(parsed.text)
+        return self.parse_reading(read_query(raw))
+
+    def parse_reading(self, reading: Reading) -> tuple[ParsedQuery | None, Reading]:
+        """Parse a lenient reading; what still does not parse is read as plain words."""
+        if not reading.text:
+            return None, reading
+        try:
+            return self.parse(reading.text), reading
+        except QueryError:
+            pass
+        plain = plain_words(reading.text)
+        notice = "The query's syntax did not parse, so it was read as plain words."
+        try:
+            return self.parse(plain), Reading(plain, (*reading.notices, notice))
+        except QueryError:
+            return None, reading
+
     def parse(self, text: str) -> ParsedQuery:
+        """Parse well-formed query syntax; anything else is a QueryError saying why."""
         stripped = check_query_text(text)
         # A question mark closing a word ends a question; it is not a wildcard.
         whoosh_text = _QUESTION_MARK.sub("", stripped)
-        plain = _PLAIN_WORDS.match(whoosh_text) and not any(
-            _OPERATOR.match(w) for w in whoosh_text.split()
-        )
+        plain = is_plain(whoosh_text)
         try:
             # Written syntax joins bare words with AND, as a searcher reading
             # "Hegseth NOT Pentagon" means; OR must be said.
@@ -174,6 +330,9 @@ class QueryParser:
             raise QueryError(f"cannot parse query: {exc}") from exc
         if isinstance(loose, type(wq.NullQuery)):
             raise QueryError("query holds only stop words or punctuation")
+        if any(isinstance(leaf, type(wq.NullQuery)) for leaf in strict.leaves()):
+            # Whoosh reads a value it cannot parse (``date:xyz``) as matching nothing.
+            raise QueryError("cannot parse query: a field's value is not valid there")
         if strict == loose:
             strict = loose
         return ParsedQuery(text=stripped, strict=strict, loose=loose)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from search.lexical.parse import is_keyword_text
-
 RRF_K = 60
 
 
@@ -107,9 +105,9 @@ KEYWORD_LEXICAL_WEIGHT = 0.75
 PROSE_LEXICAL_WEIGHT = 0.22
 
 
-def lexical_weight_for(query: str, known_share: float = 1.0, coverage: float = 1.0) -> float:
+def lexical_weight_for(keywords: bool, known_share: float = 1.0, coverage: float = 1.0) -> float:
     """The lexical share for a query: keywords by how much of them the lexical side
-    matched, prose less and more evenly.
+    matched, prose less and more evenly (``keywords``: the plan's query shape).
 
     ``known_share`` is the share of the query's terms the archive uses at all: words
     it never uses (English ones over a German archive) leave the lexical side
@@ -120,7 +118,7 @@ def lexical_weight_for(query: str, known_share: float = 1.0, coverage: float = 1
     words to the archive without losing its sense.
     """
     known = min(max(known_share, 0.0), 1.0)
-    if is_keyword_text(query):
+    if keywords:
         return KEYWORD_LEXICAL_WEIGHT * known * min(max(coverage, 0.0), 1.0)
     return PROSE_LEXICAL_WEIGHT * known**0.5
 

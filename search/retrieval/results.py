@@ -36,6 +36,7 @@ class Ranked:
     score: float
     scores: Scores
     passage: int | None
+    matched: Matched = "keywords"
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,6 @@ _WORD = re.compile(TOKEN_PATTERN)
 # short to correct without guessing.
 MIN_CORRECTABLE = 4
 ONE_EDIT_MAX_LEN = 5
-# Keyword queries only: a longer text is prose, often in another language than the
-# archive, where an unknown word is a foreign word, not a typo.
-MAX_WORDS = 4
 MAX_CANDIDATES = 8
 _WORD_START = "\u2581"  # SentencePiece's mark on the first piece of a word
 
@@ -147,11 +144,11 @@ def correct_query(text: str, lexical: LexicalIndex) -> Correction | None:
     """Correct each word none of whose index terms an article uses; None if nothing changes.
 
     A word is looked up in each analysed language's fields by its term in that
-    language: the archive may hold either.
+    language: the archive may hold either. The query plan asks for keyword queries
+    only: prose is often in another language than the archive, where an unknown
+    word is a foreign word, not a typo.
     """
     words = _WORD.findall(text)
-    if len(words) > MAX_WORDS:
-        return None
     analysed = {
         word: {language: analyze(word, language=language) for language in ANALYSED_LANGUAGES}
         for word in dict.fromkeys(words)

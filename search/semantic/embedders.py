@@ -13,6 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from search.errors import ModelError
+from search.ingest.articles import split_sentences
 
 DEFAULT_MODEL = "use-multilingual-v3"
 _USE_DIM = 512
@@ -122,3 +123,25 @@ def load_embedder(model: str | None = None) -> Embedder:
     if name == DEFAULT_MODEL:
         return UniversalSentenceEncoder()
     return SentenceTransformerEmbedder(name.removeprefix("st:"))
+
+
+# A query longer than this is embedded in pieces of about this size, then averaged:
+# the encoders read a sentence or a paragraph well and a whole article poorly.
+QUERY_PIECE_CHARS = 1000
+MAX_QUERY_PIECES = 40
+
+
+def embed_query(embedder: Embedder, text: str) -> np.ndarray:
+    """One unit vector for a query, a short question or a pasted article alike."""
+    if len(text) <= QUERY_PIECE_CHARS:
+        return embedder.encode([text])[0]
+    pieces: list[str] = []
+    current = ""
+    for sentence in split_sentences(text):
+        if current and len(current) + len(sentence) > QUERY_PIECE_CHARS:
+            pieces.append(current)
+            current = ""
+        current = f"{current} {sentence}".strip()[: QUERY_PIECE_CHARS * 2]
+    pieces = [*pieces, current][:MAX_QUERY_PIECES]
+    mean = embedder.encode([p for p in pieces if p]).mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)

@@ -21,7 +21,7 @@ import numpy as np
 from search.ingest.passages import PassageSettings, split_passages
 from search.lexical.analysis import fold
 from search.lexical.index import LexicalIndex
-from search.lexical.parse import ParsedQuery, is_keyword_text
+from search.lexical.parse import ParsedQuery
 from search.semantic.vectors import VectorIndex
 
 
@@ -42,13 +42,14 @@ class ExpansionSettings:
 def ground_query_vector(
     vector: np.ndarray,
     parsed: ParsedQuery,
+    keywords: bool,
     lexical: LexicalIndex,
     vectors: VectorIndex,
     passages: PassageSettings,
     settings: ExpansionSettings,
 ) -> np.ndarray:
     """Return the query vector moved towards the archive contexts of its rare terms."""
-    weight = settings.keyword_weight if is_keyword_text(parsed.text) else settings.weight
+    weight = settings.keyword_weight if keywords else settings.weight
     if weight <= 0:
         return vector
     # "Rare" is a share of the archive, but never so few articles that a small

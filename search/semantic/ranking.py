@@ -38,6 +38,9 @@ class SemanticSettings:
     passage and lead only.
     """
 
+    # An article matches by meaning when its best passage is more similar than this
+    # to the query (cosine); chosen on the dev queries (docs/quality.md).
+    match_threshold: float = 0.32
     passage_weight: float = 0.4
     lead_weight: float = 0.1
     # The lead's share for keywords none of which the archive knows; it scales with

@@ -239,6 +239,32 @@ class VectorIndex:
             k = min(self._index.ntotal, k * 4)
         return sorted(hits.values(), key=lambda h: -h.score)[:depth]
 
+    def within(
+        self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()
+    ) -> dict[str, SemanticHit]:
+        """Every article whose best passage is more than ``threshold`` similar to
+        ``vector``, with that passage, by a range search over all passages.
+
+        Unlike a top-k search its result does not depend on how many others are
+        near, so a filter narrows it to exactly the matches that pass the filter.
+        """
+        if self._index.ntotal == 0:
+            return {}
+        faiss.omp_set_num_threads(1)
+        params = None if self.exact else faiss.SearchParametersHNSW(efSearch=HNSW_EF_SEARCH)
+        _limits, scores, ids = self._index.range_search(
+            vector.reshape(1, -1).astype(np.float32), float(threshold), params=params
+        )
+        order = np.argsort(-scores, kind="stable")
+        best: dict[str, SemanticHit] = {}
+        mask = (1 << PASSAGE_BITS) - 1
+        for score, passage_id in zip(scores[order].tolist(), ids[order].tolist(), strict=True):
+            article_id = self._article_of.get(passage_id >> PASSAGE_BITS)
+            if article_id is None or article_id in exclude or article_id in best:
+                continue  # a dead graph entry, filtered out, or a weaker passage
+            best[article_id] = SemanticHit(article_id, score, passage_id & mask)
+        return best
+
     # -- persistence -------------------------------------------------------------------
 
     def save(self, folder: Path) -> None:
