@@ -301,7 +301,7 @@ class Engine:
         start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
         # ``ids`` ends early only where the ranking stopped at ``reach``.
         end = min(start + limit, len(ids))
-        page = build_page(generation.lexical, generation.manifest.passages, ranking, limit, start)
+        page = build_page(generation.lexical, ranking, limit, start)
         if matches.lexical is not None:
             page = replace(page, hits=[explained(hit, matches.lexical) for hit in page.hits])
         columns = generation.lexical.columns()
@@ -377,7 +377,7 @@ class Engine:
         key = fingerprint({"similar": ranking.query, **(filters or Filters()).to_dict()})
         start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
         end = min(start + limit, len(ids))
-        page = build_page(generation.lexical, generation.manifest.passages, ranking, limit, start)
+        page = build_page(generation.lexical, ranking, limit, start)
         notices = []
         if text is not None and len(" ".join(text.split())) > MAX_QUERY_CHARS:
             notices.append(f"The text was shortened to its first {MAX_QUERY_CHARS:,} characters.")

@@ -7,7 +7,6 @@ the candidate depth and a write leaves two segments with deletions.
 
 from __future__ import annotations
 
-import itertools
 import json
 import random
 
@@ -16,7 +15,6 @@ from whoosh import query as wq
 
 from search.engine import CANDIDATE_DEPTH, Engine
 from search.ingest.articles import Article
-from search.lexical.analysis import ANALYSED_LANGUAGES
 from search.lexical.bm25 import PostingCache, score_query
 from search.lexical.nearby import Lexicon
 from search.lexical.parse import SEARCH_FIELDS
@@ -177,26 +175,6 @@ def test_terms_near_finds_what_whoosh_finds(deep: Engine, engine: Engine, segmen
         for field in SEARCH_FIELDS:
             expected = set(reader.terms_within(field, word, edits, prefix=1))
             assert set(lexicon.near(field, word, edits)) == expected, (field, word)
-
-
-def test_highlight_tokens_are_the_analyzers(engine: Engine) -> None:
-    lexical = engine._current().lexical
-    text = (
-        "Die EU-Kommission und die US-Regierung: Ukraine-Krieg, Cafés, Brüssel, "
-        "Straße und ÖVP; Hegseth's 3,5 Mrd. Euro (2025) im Pentagon. Über-Ich."
-    )
-    for language, mode in itertools.product(ANALYSED_LANGUAGES, ("index", "query")):
-        analyzer = lexical._analyzers[language]
-        expected = [
-            (t.text, t.startchar, t.endchar)
-            for t in analyzer(text, chars=True, mode=mode, removestops=False)
-        ]
-        tokens = lexical._tokens(language, text, chars=True, mode=mode, removestops=False)
-        assert [(t.text, t.startchar, t.endchar) for t in tokens] == expected
-    terms = lexical.query_terms(lexical.parser.parse("Krieg Brüssel"))
-    assert lexical.mentions(text, terms, "de")
-    assert not lexical.mentions("Nichts davon.", terms, "de")
-    assert "<mark>Ukraine-Krieg</mark>" in lexical.highlight(text, terms, "de")
 
 
 def test_a_cursor_claims_its_position_before_it_is_checked() -> None:

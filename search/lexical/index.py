@@ -12,13 +12,12 @@ import contextlib
 import re
 import threading
 from collections.abc import Iterator, Sequence
-from functools import lru_cache, partial
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from whoosh import highlight, index, scoring
+from whoosh import index, scoring
 from whoosh import query as wq
-from whoosh.analysis import Token
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
@@ -27,6 +26,7 @@ from whoosh.writing import IndexWriter
 from search.errors import ArticleNotFound
 from search.ingest.articles import Article
 from search.ingest.dates import date_period, month_of
+from search.ingest.passages import PassageSettings, passage_source, passage_spans
 from search.lexical.analysis import (
     ANALYSED_LANGUAGES,
     DEFAULT_LANGUAGE,
@@ -53,8 +53,6 @@ _LANGUAGE_OF_FIELD = {f: language for language, fs in FIELDS_OF_LANGUAGE.items()
 # The analyzer's tokenizer pattern: the words it analyses one by one.
 _WORD = re.compile(TOKEN_PATTERN)
 WORD_CACHE = 50_000
-_MARK = highlight.HtmlFormatter(tagname="mark", between=" … ")
-_MARK.template = "<%(tag)s>%(t)s</%(tag)s>"  # plain <mark>: styling belongs to the page
 
 
 def build_schema() -> Schema:
@@ -82,17 +80,20 @@ def build_schema() -> Schema:
         url=STORED(),
         language=ID(stored=True, sortable=True),
         category=ID(stored=True, sortable=True),
+        # The passage spans the vectors were embedded from (``search.ingest.passages``).
+        passages=STORED(),
     )
 
 
-def _document(article: Article) -> dict[str, object]:
+def _document(article: Article, passages: PassageSettings) -> dict[str, object]:
     language = analysis_language(article.language)
     texts = {"title": article.title, "lead": article.lead, "body": article.body}
     if (article.lead or article.body).startswith(article.title):
         # A title made from the first sentence would count that sentence twice
         # (measured: MRR@10 0.69 -> 0.82 on 10kGNAD); show it, but don't index it.
         texts["title"] = ""
-    doc: dict[str, object] = {"id": article.id}
+    spans = passage_spans(article, passages)
+    doc: dict[str, object] = {"id": article.id, "passages": [i for span in spans for i in span]}
     for name, text in texts.items():
         # Whoosh stores a field only when the document names it, even as ''.
         doc[name] = ""
@@ -143,13 +144,14 @@ def in_any_field(term: str, fields: tuple[str, ...] = SEARCH_FIELDS) -> wq.Query
 class LexicalWriter:
     """Upserts and deletes inside one Whoosh commit."""
 
-    def __init__(self, writer: IndexWriter, fresh: bool) -> None:
+    def __init__(self, writer: IndexWriter, fresh: bool, passages: PassageSettings) -> None:
         self._writer = writer
+        self._passages = passages
         # In a fresh index no id can exist yet, so the cheaper add skips the lookup.
         self._put = writer.add_document if fresh else writer.update_document
 
     def upsert(self, article: Article) -> None:
-        self._put(**_document(article))
+        self._put(**_document(article, self._passages))
 
     def delete(self, article_id: str) -> None:
         self._writer.delete_by_term("id", article_id)
@@ -208,11 +210,17 @@ class LexicalIndex:
     # -- writing -----------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def writer(self, fresh: bool = False) -> Iterator[LexicalWriter]:
-        """A writer that commits when the block ends and cancels if it raises."""
+    def writer(
+        self, fresh: bool = False, passages: PassageSettings | None = None
+    ) -> Iterator[LexicalWriter]:
+        """A writer that commits when the block ends and cancels if it raises.
+
+        ``passages`` must be the generation's settings (its manifest's): the spans
+        stored with each article are the ones its vectors were embedded from.
+        """
         writer = self._index.writer(limitmb=256)
         try:
-            yield LexicalWriter(writer, fresh)
+            yield LexicalWriter(writer, fresh, passages or PassageSettings())
         except BaseException:
             writer.cancel()
             raise
@@ -230,6 +238,18 @@ class LexicalIndex:
         if docnum is None:
             raise ArticleNotFound(article_id)
         return article_from_stored(searcher.stored_fields(docnum))
+
+    def passages(self, article_id: str) -> tuple[Article, list[str]]:
+        """A stored article with the passage texts its vectors were embedded from."""
+        searcher = self._current()
+        docnum = self._columns.get(searcher).docnum_of.get(article_id)
+        if docnum is None:
+            raise ArticleNotFound(article_id)
+        stored = searcher.stored_fields(docnum)
+        article = article_from_stored(stored)
+        text = passage_source(article)
+        offsets = list(stored.get("passages") or ())
+        return article, [text[offsets[i] : offsets[i + 1]] for i in range(0, len(offsets), 2)]
 
     def has(self, article_id: str) -> bool:
         return article_id in self._columns.get(self._current()).docnum_of
@@ -347,6 +367,10 @@ class LexicalIndex:
         """The terms one query word yields in ``language``'s analysis."""
         return self._word_terms(word, "query", language)
 
+    def indexed_terms(self, word: str, language: str) -> tuple[str, ...]:
+        """The terms one word of an article was indexed under (what highlighting marks)."""
+        return self._word_terms(word, "index", language)
+
     def coverage(self, parsed: ParsedQuery, article_id: str) -> float:
         """The share of a plain keyword query's words that one article holds.
 
@@ -428,71 +452,16 @@ class LexicalIndex:
 
     def query_terms(self, parsed: ParsedQuery) -> frozenset[str]:
         """The analysed terms a query looks for in any language, for highlighting."""
-        return frozenset(
-            text for _field, text in parsed.loose.iter_all_terms() if isinstance(text, str)
-        )
+        return frozenset(text for _field, text in parsed.sought_terms())
 
     def terms_by_language(self, parsed: ParsedQuery) -> dict[str, frozenset[str]]:
         """The terms a query looks for in each language's fields (its words so analysed)."""
         found: dict[str, set[str]] = {language: set() for language in FIELDS_OF_LANGUAGE}
-        for field, text in parsed.loose.iter_all_terms():
+        for field, text in parsed.sought_terms():
             language = _LANGUAGE_OF_FIELD.get(field)
-            if language is not None and isinstance(text, str):
+            if language is not None:
                 found[language].add(text)
         return {language: frozenset(terms) for language, terms in found.items()}
 
-    def mentions(self, text: str, terms: frozenset[str], language: str | None) -> bool:
-        """Whether ``highlight`` would mark anything in ``text``, without marking it up.
-
-        ``language`` is the article's: its words are analysed as it was indexed.
-        """
-        if not terms:
-            return False
-        analysis = analysis_language(language)
-        words = set(_WORD.findall(text))
-        return any(t in terms for w in words for t in self._word_terms(w, "index", analysis))
-
     def _terms_of_word(self, word: str, mode: str, language: str) -> tuple[str, ...]:
         return tuple(token.text for token in self._analyzers[language](word, mode=mode))
-
-    def _tokens(
-        self, language: str, value: str, chars: bool = False, mode: str = "", **kwargs: object
-    ) -> Iterator[Token]:
-        """The analyzer's token stream, from each word's cached terms (for highlighting).
-
-        Same tokens, in the same order, with the spans the analyzer gives (a
-        hyphenated word's terms share its span); positions are not set.
-        """
-        token = Token(chars=chars, mode=mode, **kwargs)
-        for match in _WORD.finditer(value):
-            for term in self._word_terms(match.group(), mode, language):
-                token.text = term
-                if chars:
-                    token.startchar, token.endchar = match.start(), match.end()
-                yield token
-
-    def highlight(
-        self, text: str, terms: frozenset[str], language: str | None, whole: bool = False
-    ) -> str:
-        """HTML-escaped ``text`` with query terms in ``<mark>``; '' when no term occurs.
-
-        ``language`` is the article's (see ``mentions``). ``whole`` marks up all of
-        ``text`` (a passage); otherwise the best two fragments around matches are
-        returned.
-        """
-        if not self.mentions(text, terms, language):
-            return ""  # what marking up would find, at a fraction of its cost
-        fragmenter = (
-            highlight.WholeFragmenter(charlimit=None)
-            if whole
-            else highlight.ContextFragmenter(maxchars=200, surround=60)
-        )
-        return highlight.highlight(
-            text,
-            terms,
-            partial(self._tokens, analysis_language(language)),
-            fragmenter,
-            _MARK,
-            top=1 if whole else 2,
-            mode="index",
-        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from whoosh import query as wq
@@ -82,6 +83,23 @@ class ParsedQuery:
     @property
     def is_keyword_query(self) -> bool:
         return self.strict is not self.loose
+
+    def sought_terms(self) -> Iterator[tuple[str, str]]:
+        """``(field, term)`` of every term the query looks for: not those it excludes
+        (``NOT ...``), which must neither be marked nor steer the semantic side."""
+        return _sought(self.loose)
+
+
+def _sought(q: wq.Query) -> Iterator[tuple[str, str]]:
+    if isinstance(q, wq.Not):
+        return
+    if isinstance(q, wq.AndNot):
+        yield from _sought(q.a)
+    elif q.is_leaf():
+        yield from ((f, t) for f, t in q.iter_all_terms() if isinstance(t, str))
+    else:
+        for child in q.children():
+            yield from _sought(child)
 
 
 def is_plain(text: str) -> bool:

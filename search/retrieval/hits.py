@@ -8,25 +8,24 @@ same ranking without paying for snippets; only the page being shown is built her
 from __future__ import annotations
 
 import contextlib
-import html
 from collections.abc import Iterator
 from dataclasses import replace
 
 from search.errors import ArticleNotFound
 from search.ingest.articles import Article
-from search.ingest.passages import PassageSettings, split_passages
+from search.lexical.analysis import analysis_language
+from search.lexical.highlight import matched_spans
+from search.lexical.highlight import snippet as highlight_snippet
 from search.lexical.index import LexicalIndex
 from search.lexical.tiers import LexicalHits
 from search.retrieval.results import Hit, Ranked, Ranking, SearchResults
 
 
-def build_page(
-    lexical: LexicalIndex, passages: PassageSettings, ranking: Ranking, limit: int, offset: int
-) -> SearchResults:
+def build_page(lexical: LexicalIndex, ranking: Ranking, limit: int, offset: int) -> SearchResults:
     """The hits of ``ranking`` from ``offset`` on, at most ``limit`` of them."""
     hits = []
     for item in ranking.items[offset : offset + limit]:
-        hit = _hit(lexical, passages, item, ranking.terms)
+        hit = _hit(lexical, item, ranking.terms)
         if hit is not None:
             hits.append(hit)
     return SearchResults(
@@ -40,11 +39,9 @@ def build_page(
     )
 
 
-def _hit(
-    lexical: LexicalIndex, passages: PassageSettings, item: Ranked, terms: frozenset[str]
-) -> Hit | None:
+def _hit(lexical: LexicalIndex, item: Ranked, terms: frozenset[str]) -> Hit | None:
     try:
-        article = lexical.get(item.article_id)
+        article, passages = lexical.passages(item.article_id)
     except ArticleNotFound:
         return None  # deleted between ranking and display
     return Hit(
@@ -54,35 +51,44 @@ def _hit(
         source=article.source,
         language=article.language,
         category=article.category,
-        snippet=snippet(lexical, passages, article, terms, item.passage),
+        snippet=snippet(lexical, article, passages, terms, item.passage),
         score=item.score,
         scores=item.scores,
+        matched=item.matched,
+        url=article.url,
     )
 
 
 def snippet(
     lexical: LexicalIndex,
-    settings: PassageSettings,
     article: Article,
+    passages: list[str],
     terms: frozenset[str],
     passage: int | None,
 ) -> str:
-    """The passage that best explains the hit, with lexical matches marked.
+    """The passage that best explains the hit, cut to a window with its matched words.
 
-    A passage holding query words wins (the reader sees why it matched); among
-    those, or when none holds any, the semantic side's best passage wins.
+    The passage holding the most distinct query words wins (the reader sees why it
+    matched); among equals, the semantic side's best passage, then the earliest.
+    The title is shown apart, so a passage that opens with it starts after it.
     """
-    language = article.language
-    if passage is None:
-        marked = lexical.highlight(article.text, terms, language)
-        return marked or html.escape(_shorten(article.text))
-    passages = split_passages(article, settings)
-    # Mark up only the chosen passage: highlighting each one to find it cost more
-    # than the rest of a query.
-    mentions = [lexical.mentions(text, terms, language) for text in passages]
-    best = max(range(len(passages)), key=lambda i: (mentions[i], i == passage, -i))
-    marked = lexical.highlight(passages[best], terms, language, whole=True)
-    return marked or html.escape(passages[best])
+    language = analysis_language(article.language)
+    passages = [_without_title(text, article.title) for text in passages]
+    distinct = [
+        len({s.term for s in matched_spans(text, terms, language, lexical.indexed_terms)})
+        for text in passages
+    ]
+    best = max(range(len(passages)), key=lambda i: (distinct[i], i == passage, -i), default=None)
+    if best is None:
+        return ""
+    return highlight_snippet(passages[best], terms, language, lexical.indexed_terms)
+
+
+def _without_title(text: str, title: str) -> str:
+    """``text`` without the title it opens with (once or, body after title, twice)."""
+    while title and text.startswith(title) and len(text) > len(title):
+        text = text[len(title) :].lstrip(" .:;-\u2013\u2014\n")
+    return text
 
 
 def explained(hit: Hit, found: LexicalHits) -> Hit:
@@ -105,8 +111,3 @@ def stored_articles(lexical: LexicalIndex, items: list[Ranked]) -> Iterator[tupl
     for item in items:
         with contextlib.suppress(ArticleNotFound):  # deleted since the ranking
             yield lexical.get(item.article_id), item
-
-
-def _shorten(text: str, limit: int = 240) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " …"

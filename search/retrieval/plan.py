@@ -34,11 +34,17 @@ VALUE_FIELDS = frozenset({"id", "date", "month", "source", "language", "category
 # most distinctive of them (Elasticsearch's more_like_this keeps 25 by default).
 MAX_LEXICAL_TERMS = 48
 _QUERY_SYNTAX = re.compile(r"\b[A-Za-z_]\w*:|[\"()*^~\[\]{}]|\b(?:AND|OR|NOT|TO)\b")
+_OPERAND = r'(?:"[^"]*"|\([^()]*\)|\[[^\]]*\]|\{[^}]*\}|\S+)'
+# What the query excludes or constrains says nothing about what it is about.
+_NOT_CLAUSE = re.compile(rf"\b(?:NOT|ANDNOT)\s+(?:[A-Za-z_]\w*:)?{_OPERAND}")
+_VALUE_CLAUSE = re.compile(rf"(?<!\w)(?:{'|'.join(sorted(VALUE_FIELDS))}):{_OPERAND}")
 
 
 def semantic_text(query: str) -> str:
-    """The query as prose for the embedder: query-language syntax says nothing about meaning."""
-    return " ".join(_QUERY_SYNTAX.sub(" ", query).split()) or query
+    """The query as prose for the embedder: what it excludes (``NOT ...``) and its
+    value-field constraints are dropped, and the rest of the syntax is spaces."""
+    meaning = _VALUE_CLAUSE.sub(" ", _NOT_CLAUSE.sub(" ", query))
+    return " ".join(_QUERY_SYNTAX.sub(" ", meaning).split()) or " ".join(query.split())
 
 
 def is_keyword_text(text: str) -> bool:

@@ -142,7 +142,6 @@ def query_vector(
         plan.keywords,
         generation.lexical,
         generation.vectors,
-        generation.manifest.passages,
         expansion,
     )
 

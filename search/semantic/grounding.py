@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.ingest.passages import PassageSettings, split_passages
 from search.lexical.analysis import fold
 from search.lexical.index import LexicalIndex
 from search.lexical.parse import ParsedQuery
@@ -45,7 +44,6 @@ def ground_query_vector(
     keywords: bool,
     lexical: LexicalIndex,
     vectors: VectorIndex,
-    passages: PassageSettings,
     settings: ExpansionSettings,
 ) -> np.ndarray:
     """Return the query vector moved towards the archive contexts of its rare terms."""
@@ -69,7 +67,7 @@ def ground_query_vector(
                 continue
             if article_id not in seen:
                 matrix = vectors.vectors_of(article_id)
-                texts = split_passages(lexical.get(article_id), passages)[: len(matrix)]
+                texts = lexical.passages(article_id)[1][: len(matrix)]
                 seen[article_id] = ([fold(text) for text in texts], matrix)
             folded, matrix = seen[article_id]
             rows.extend(matrix[i] for i, text in enumerate(folded) if uses_term.search(text))

@@ -87,7 +87,7 @@ def build_generation(
         try:
             lexical = LexicalIndex.create(target / LEXICAL_DIR)
             vectors = VectorIndex(embedder.dim)
-            with lexical.writer(fresh=True) as writer:
+            with lexical.writer(fresh=True, passages=settings) as writer:
                 stats = index_articles(
                     read_articles(files, report), writer, vectors, embedder, settings, progress
                 )
@@ -145,7 +145,7 @@ def derive_generation(
     try:
         lexical = LexicalIndex(target / LEXICAL_DIR)
         vectors = VectorIndex.load(source.folder)
-        with lexical.writer() as writer:
+        with lexical.writer(passages=settings) as writer:
             for article_id in existing:
                 writer.delete(article_id)
             for article, _ in embedded:

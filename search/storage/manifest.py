@@ -12,7 +12,9 @@ from typing import Any
 from search.errors import IndexNotBuilt
 from search.ingest.passages import PassageSettings
 
-SCHEMA_VERSION = 2
+# 3: passage spans stored with each article, modules moved into subpackages (the
+# Whoosh schema pickles analyzer classes by module path).
+SCHEMA_VERSION = 3
 MANIFEST_FILE = "manifest.json"
 
 

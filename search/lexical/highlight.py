@@ -1,0 +1,106 @@
+"""Snippets: the window of a text that shows why it matched, matched words marked.
+
+A reader judges a hit by its snippet, so the window is chosen to hold the most
+distinct query words, is cut at whole words with "…" where text was left out, and
+is never longer than ``SNIPPET_CHARS`` (the CLI and the page show it whole). A word
+is marked when one of the terms the analyzer makes of it is a query term, exactly
+as it was indexed (stems, folded umlauts, hyphenated parts).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from search.lexical.analysis import TOKEN_PATTERN
+
+SNIPPET_CHARS = 280
+# How much text before the first matched word the window shows, for context.
+LEAD_IN_CHARS = 60
+_WORD = re.compile(TOKEN_PATTERN)
+_SPACE = re.compile(r"\s")
+
+# ``(word, language) -> the word's index terms``; the lexical index caches it.
+TermsOfWord = Callable[[str, str], tuple[str, ...]]
+
+
+@dataclass(frozen=True)
+class Span:
+    """A matched word: where it stands and the query term it matched."""
+
+    start: int
+    end: int
+    term: str
+
+
+def matched_spans(
+    text: str, terms: frozenset[str], language: str, terms_of: TermsOfWord
+) -> list[Span]:
+    """Every word of ``text`` that holds a query term, in text order."""
+    if not terms:
+        return []
+    spans = []
+    for match in _WORD.finditer(text):
+        for term in terms_of(match.group(), language):
+            if term in terms:
+                spans.append(Span(match.start(), match.end(), term))
+                break
+    return spans
+
+
+def snippet(
+    text: str,
+    terms: frozenset[str],
+    language: str,
+    terms_of: TermsOfWord,
+    limit: int = SNIPPET_CHARS,
+) -> str:
+    """HTML-escaped ``text``, cut to the window with the most distinct matched words."""
+    spans = matched_spans(text, terms, language, terms_of)
+    start, end = _window(text, spans, limit)
+    shown = [s for s in spans if s.start >= start and s.end <= end]
+    out = ["… " if start > 0 else ""]
+    at = start
+    for span in shown:
+        word = html.escape(text[span.start : span.end])
+        out += [html.escape(text[at : span.start]), f"<mark>{word}</mark>"]
+        at = span.end
+    out += [html.escape(text[at:end]), " …" if end < len(text) else ""]
+    return " ".join("".join(out).split())
+
+
+def _window(text: str, spans: list[Span], limit: int) -> tuple[int, int]:
+    """The ``limit``-character stretch holding the most distinct terms (then the most
+    matches, then the earliest), widened or narrowed to whole words."""
+    if len(text) <= limit:
+        return 0, len(text)
+    start = 0
+    if spans:
+        best: tuple[int, int, int] | None = None
+        for i, first in enumerate(spans):
+            inside = [s for s in spans[i:] if s.end <= first.start + limit - LEAD_IN_CHARS]
+            rank = (len({s.term for s in inside}), len(inside), -first.start)
+            if best is None or rank > best:
+                best = rank
+                start = max(first.start - LEAD_IN_CHARS, 0)
+    start = _word_start(text, start)
+    end = _word_end(text, min(start + limit, len(text)), start)
+    return start, end
+
+
+def _word_start(text: str, at: int) -> int:
+    """``at`` moved forward to the start of a word (unless it is at the text's start)."""
+    if at == 0 or _SPACE.match(text[at - 1]):
+        return at
+    space = _SPACE.search(text, at)
+    return space.end() if space else at
+
+
+def _word_end(text: str, at: int, start: int) -> int:
+    """``at`` moved back to the end of a word (never before ``start``)."""
+    if at >= len(text) or _SPACE.match(text[at]):
+        return at
+    cut = max(text.rfind(" ", start, at), text.rfind("\n", start, at))
+    return cut if cut > start else at
