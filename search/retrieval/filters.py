@@ -24,6 +24,16 @@ from search.errors import QueryError
 from search.ingest.dates import date_period, normalise_date
 from search.lexical.columns import facet_key
 
+
+class FilterError(QueryError):
+    """A filter value that makes no sense; ``parameter`` names the filter (``from``)."""
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"{parameter}: {problem}")
+        self.parameter = parameter
+        self.problem = problem
+
+
 # Which Whoosh field each value filter matches, and the parameter name a caller used.
 VALUE_FIELDS = ("source", "language", "category")
 
@@ -51,7 +61,7 @@ class Filters:
         start = _date("from", date_from)
         end = _date("to", date_to)
         if start and end and date_period(start)[0] >= date_period(end)[1]:
-            raise QueryError(f"from: {start} is after to: {end}")
+            raise FilterError("from", f"{start} is after to: {end}")
         return cls(
             date_from=start,
             date_to=end,
@@ -92,7 +102,7 @@ def _date(name: str, value: str | None) -> str | None:
     try:
         return normalise_date(value)
     except ValueError as exc:
-        raise QueryError(f"{name}: {exc}") from exc
+        raise FilterError(name, str(exc)) from exc
 
 
 class Folded(wq.MultiTerm):
@@ -135,7 +145,7 @@ def _values(name: str, raw: Iterable[str] | str | None) -> tuple[str, ...]:
     values = []
     for item in items:
         if not isinstance(item, str):
-            raise QueryError(f"{name}: expected text, not {type(item).__name__}")
+            raise FilterError(name, f"expected text, not {type(item).__name__}")
         if item.strip():
             values.append(facet_key(name, item))
     return tuple(dict.fromkeys(values))
