@@ -92,7 +92,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return invalid_parameters(problems)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The traceback goes to the log; the client gets the shape, not the internals.
-        _log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal error; the server log has the details")
+        # This answer leaves outside the middleware, so it names the request id itself.
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        _log.exception("unhandled error in request %s", request_id, exc_info=exc)
+        headers = {"X-Request-ID": request_id} if request_id else None
+        return error_response(
+            500, "internal error; the server log has the details", headers=headers
+        )

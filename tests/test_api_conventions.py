@@ -175,3 +175,17 @@ def test_docs_assets_are_served_locally(client: TestClient) -> None:
     assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
     redoc = client.get("/redoc").text
     assert "/docs-assets/redoc.standalone.js" in redoc and "googleapis" not in redoc
+
+
+def test_an_unexpected_error_keeps_its_request_id(tiny_index: Path) -> None:
+    app = create_app(Settings(index=tiny_index))
+    with TestClient(app, raise_server_exceptions=False) as broken:
+
+        def fail() -> dict[str, object]:
+            raise RuntimeError("a bug")
+
+        app.state.engine.stats = fail
+        response = broken.get("/health", headers={"X-Request-ID": "trace-500"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "trace-500"
+    assert response.json()["error"]["status"] == 500 and "a bug" not in response.text
