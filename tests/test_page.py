@@ -249,6 +249,10 @@ def test_the_timeline_is_one_tab_stop_with_arrow_keys(server: str, page: Page) -
     assert page.evaluate("document.activeElement.dataset.bucket") == last
     page.keyboard.press("Tab")  # leaves the chart at once
     assert page.evaluate("document.activeElement.closest('figure.timeline')") is None
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")  # follows the focused bar
+    page.wait_for_url(f"**from={last}*")
+    _ready(page)
     # A focused mode button shows its focus.
     page.locator("input[name=mode][value=lexical]").focus()
     ring = page.evaluate(
@@ -313,3 +317,28 @@ def test_docs_render_with_no_network(server: str, browser: Browser) -> None:
     assert page.locator(".opblock").count() >= 8
     assert outside == []
     context.close()
+
+
+# The element that shows a control's focus: a hidden radio's label, a chart bar.
+SHOWS_FOCUS = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return "body";
+  if (el.matches("input[type=radio]")) {
+    return getComputedStyle(el.closest("label")).outlineStyle !== "none" ? "" : el.outerHTML;
+  }
+  if (el.closest("svg")) {
+    return getComputedStyle(el.querySelector("rect")).stroke !== "none" ? "" : el.outerHTML;
+  }
+  return getComputedStyle(el).outlineStyle !== "none" ? "" : el.outerHTML;
+}"""
+
+
+@pytest.mark.parametrize("sized", WIDTHS, indirect=True)
+def test_focus_is_visible_on_every_tab_stop(server: str, sized: Page) -> None:
+    page = sized
+    page.goto(server + "/?q=Hegseth%20OR%20Derby&mode=lexical")
+    _ready(page)
+    page.evaluate("document.activeElement.blur()")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        assert page.evaluate(SHOWS_FOCUS) in {"", "body"}, page.evaluate(SHOWS_FOCUS)
