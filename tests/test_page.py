@@ -192,8 +192,10 @@ def sized(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
 
 
 def _serious(page: Page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
-
+    try:
+        from axe_playwright_python.sync_playwright import Axe
+    except ImportError:
+        _need("axe-playwright-python is not installed (pip install -e '.[test]')")
     violations = Axe().run(page).response["violations"]
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
