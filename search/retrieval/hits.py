@@ -57,6 +57,7 @@ def _hit(
         snippet=snippet(lexical, passages, article, terms, item.passage),
         score=item.score,
         scores=item.scores,
+        matched=item.matched,
         url=article.url,
     )
 
