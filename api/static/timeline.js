@@ -81,10 +81,10 @@ function timeline(line) {
     chart.append(link);
   });
   rovingBars(chart);
-  const labelEvery = Math.ceil(buckets.length / 8);
+  const labelEvery = Math.ceil(buckets.length / (line.unit === "day" ? 6 : 8));
   buckets.forEach((b, i) => {
     const last = i === buckets.length - 1;
-    if (!last && (i % labelEvery !== 0 || buckets.length - 1 - i < labelEvery / 2)) return;
+    if (!last && (i % labelEvery !== 0 || buckets.length - 1 - i < labelEvery)) return;
     // The outermost labels hang inwards, so the chart's edges do not clip them.
     const anchor = i === 0 ? "start" : last ? "end" : "middle";
     const x = i === 0 ? 0 : last ? width : i * step + step / 2;
