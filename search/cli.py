@@ -6,11 +6,8 @@ Exit codes: 0 success; 1 an error (one line on stderr); 2 a usage error;
 
 from __future__ import annotations
 
-import html
 import json
 import os
-import re
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,25 +20,27 @@ from typing import Any, TypeVar, cast
 import click
 from tqdm import tqdm
 
+from search.cli_options import (
+    UserError,
+    check_index_path,
+    check_port,
+    filter_options,
+    parse_filters,
+    sort_option,
+)
+from search.cli_output import print_results
 from search.engine import BuildReport, Engine
 from search.errors import SearchError
 from search.ingest.articles import RecordError, expand_sources
-from search.retrieval.facets import Facets
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
-from search.retrieval.results import MODES, SORTS, Mode, SearchResults, Sort
+from search.retrieval.results import MODES, Mode, Sort
 from search.settings import Settings
-from search.storage.folder import CURRENT_FILE, IndexFolder
+from search.storage.folder import IndexFolder
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
-SNIPPET_CHARS = 300
 F = TypeVar("F", bound=Callable[..., Any])
-_MARK = re.compile(r"</?mark>")
-
-
-class UserError(SearchError):
-    """A mistake in how the command was called that only the CLI can see (a path, a port)."""
 
 
 def _reports_errors(command: F) -> F:
@@ -63,21 +62,8 @@ def _reports_errors(command: F) -> F:
 
 def _settings(index: Path | None, model: str | None = None) -> Settings:
     settings = Settings.from_env().with_overrides(index=index, model=model)
-    _check_index_path(settings.index)
+    check_index_path(settings.index)
     return settings
-
-
-def _check_index_path(path: Path) -> None:
-    """Refuse an index path that is a file, or a folder inside a live index.
-
-    Checked before anything is read or written: ``--index archive.jsonl`` or
-    ``--index index/gen-000001`` is a slip that must not build an index there.
-    """
-    if path.exists() and not path.is_dir():
-        raise UserError(f"{path} is a file, not an index folder")
-    for parent in path.resolve().parents:
-        if (parent / CURRENT_FILE).is_file():
-            raise UserError(f"{path} is inside the index folder {parent}; give {parent} itself")
 
 
 index_option = click.option(
@@ -89,40 +75,6 @@ index_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
-def filter_options(command: F) -> F:
-    """--from, --to, --source, --category and --language, as the API's filters."""
-    options = [
-        click.option("--from", "date_from", default=None, help="Earliest date: YYYY[-MM[-DD]]."),
-        click.option("--to", "date_to", default=None, help="Latest date: YYYY[-MM[-DD]]."),
-        click.option("--source", multiple=True, help="Only this source (repeatable)."),
-        click.option("--category", multiple=True, help="Only this category (repeatable)."),
-        click.option("--language", multiple=True, help="Only this language (repeatable)."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _filters(options: dict[str, Any]) -> Filters:
-    try:
-        return Filters.parse(
-            options.pop("date_from"),
-            options.pop("date_to"),
-            options.pop("source"),
-            options.pop("language"),
-            options.pop("category"),
-        )
-    except SearchError as exc:
-        raise click.BadParameter(str(exc)) from exc
-
-
-sort_option = click.option(
-    "--sort",
-    type=click.Choice(SORTS),
-    default="relevance",
-    show_default=True,
-    help="relevance, date (newest first) or date_asc.",
-)
 limit_option = click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
 offset_option = click.option(
     "--offset", type=click.IntRange(0, 10_000), default=0, show_default=True
@@ -178,59 +130,6 @@ def _exit_on_rejected(rejected: list[RecordError]) -> None:
         click.echo(f"rejected: {error}", err=True)
     click.echo(f"{len(rejected)} record(s) rejected", err=True)
     sys.exit(EXIT_REJECTED)
-
-
-def _print_results(results: SearchResults, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
-        return
-    if results.interpreted_as is not None:
-        click.echo(f"read as {results.interpreted_as!r}")
-    for notice in results.notices:
-        click.echo(notice)
-    if results.corrected_query:
-        click.echo(f"showing results for {results.corrected_query!r}")
-    click.echo(f"{results.total} matches for {results.query!r} ({results.mode})")
-    for rank, hit in enumerate(results.hits, start=results.offset + 1):
-        meta = "  ".join(v for v in (hit.date, hit.source, hit.category) if v)
-        click.echo(f"{rank:>3}. {click.style(hit.title, bold=True)}  [{hit.id}]  {meta}")
-        parts = _score_parts(results.mode, hit.score, hit.scores)
-        click.echo(f"     {' | '.join(parts)}  (matched by {hit.matched})")
-        click.echo(f"     {_shorten(html.unescape(_MARK.sub('*', hit.snippet)))}")
-    if results.facets is not None:
-        _print_facets(results.facets)
-
-
-def _score_parts(mode: str, score: float, scores: Any) -> list[str]:
-    """The mode's score once, then each side's score and rank where it is another number."""
-    parts = [f"{mode} {score:.4f}"]
-    if scores.lexical is not None and mode != "lexical":
-        parts.append(f"lexical {scores.lexical:.2f} #{scores.lexical_rank}")
-    if scores.semantic is not None and mode != "semantic":
-        parts.append(f"semantic {scores.semantic:.3f} #{scores.semantic_rank}")
-    return parts
-
-
-def _shorten(text: str, limit: int = SNIPPET_CHARS) -> str:
-    """``text`` cut to ``limit`` characters at a word boundary, never inside a word."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit + 1].rsplit(" ", 1)[0] if " " in text[:limit] else text[:limit]
-    return cut.rstrip() + " …"
-
-
-def _print_facets(facets: Facets) -> None:
-    timeline = facets.timeline
-    if timeline.buckets or timeline.undated:
-        counts = [f"{b.value} {b.count}" for b in timeline.buckets]
-        if timeline.undated:
-            counts.append(f"undated {timeline.undated}")
-        click.echo(f"per {timeline.unit}: {', '.join(counts)}")
-    for name in ("source", "category", "language"):
-        values = getattr(facets, name)
-        if values:
-            click.echo(f"{name}: {', '.join(f'{c.value} {c.count}' for c in values)}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -315,7 +214,7 @@ def query(
     **filter_values: Any,
 ) -> None:
     """Search for TEXT: any text; well-formed query syntax is honoured."""
-    filters = _filters(filter_values)
+    filters = parse_filters(filter_values)
     engine = Engine(_settings(index).index)
     results = engine.search(
         text,
@@ -328,7 +227,7 @@ def query(
         sort=cast(Sort, sort),
         facets=facets,
     )
-    _print_results(results, as_json)
+    print_results(results, as_json)
 
 
 @main.command()
@@ -350,12 +249,12 @@ def similar(
     **filter_values: Any,
 ) -> None:
     """Articles similar to the article ARTICLE_ID (or to --text)."""
-    filters = _filters(filter_values)
+    filters = parse_filters(filter_values)
     engine = Engine(_settings(index).index)
     results = engine.similar(
         article_id=article_id, text=text, limit=limit, offset=offset, filters=filters
     )
-    _print_results(results, as_json)
+    print_results(results, as_json)
 
 
 @main.command()
@@ -384,7 +283,7 @@ def export(
 ) -> None:
     """Write articles as JSONL to stdout: every one (an archive can be rebuilt from it),
     or with --query and the filters, the matches in ranking order."""
-    filters = _filters(filter_values)
+    filters = parse_filters(filter_values)
     if text is None and (filters != Filters() or sort != "relevance"):
         raise click.UsageError("the filters and --sort choose among the matches of --query")
     engine = Engine(_settings(index).index)
@@ -424,9 +323,9 @@ def serve(
     settings = Settings.from_env().with_overrides(
         index=index, api_key=api_key, cors_origins=cors_origins or None
     )
-    _check_index_path(settings.index)
+    check_index_path(settings.index)
     IndexFolder(settings.index).current()  # fail here, in one line, if nothing is built
-    _check_port(host, port)
+    check_port(host, port)
     os.environ.update(settings.to_env())
     click.echo(f"serving {settings.index} on http://{host}:{port}/", err=True)
     started = time.perf_counter()
@@ -437,21 +336,6 @@ def serve(
         if exc.code:
             raise UserError(f"the server could not start on {host}:{port} (see above)") from exc
     click.echo(f"stopped after {time.perf_counter() - started:.0f}s", err=True)
-
-
-def _check_port(host: str, port: int) -> None:
-    """Refuse a port another process listens on, before the model is loaded."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise UserError(f"cannot use host {host!r}: {exc.strerror or exc}") from exc
-    family, kind, proto, _name, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 @main.command("eval")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from search.cli import EXIT_ERROR, SNIPPET_CHARS, _shorten, main
+from search.cli import EXIT_ERROR, main
+from search.cli_output import SNIPPET_CHARS, shorten
 
 from .conftest import SEED_FILE, SEED_ID
 
@@ -72,9 +73,9 @@ def test_query_prints_each_score_once_and_snippets_end_at_a_word(cli_index: Path
     score_lines = [line for line in out.splitlines() if line.strip().startswith("lexical ")]
     assert score_lines and all(line.count("lexical") == 1 for line in score_lines)
     text = "Wort " * 100
-    short = _shorten(text)
+    short = shorten(text)
     assert len(short) <= SNIPPET_CHARS + 2 and short.endswith("Wort …")
-    assert _shorten("kurz") == "kurz"
+    assert shorten("kurz") == "kurz"
 
 
 def test_export_takes_a_query_filters_and_a_limit(cli_index: Path) -> None:
