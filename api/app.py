@@ -7,12 +7,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from api import docs, page, routes, writes
-from api.conventions import REQUEST_ID, ConditionalGet, HeadAsGet, RequestId
+from api.conventions import REQUEST_ID, ConditionalGet, Cors, HeadAsGet, RequestId
 from api.errors import install_error_handlers, product_validation_errors
 from api.limits import BodySizeLimit
 from search.engine import Engine
@@ -69,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HeadAsGet)
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            Cors,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "HEAD", "POST", "DELETE"],
             allow_headers=["Content-Type", "X-API-Key", REQUEST_ID, "If-None-Match"],

@@ -15,7 +15,11 @@ import re
 import uuid
 
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import error_response
 
 REQUEST_ID = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
@@ -44,6 +48,17 @@ class RequestId:
             await send(message)
 
         await self.app(scope, receive, send_with_id)
+
+
+class Cors(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered in the one error shape."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        refused = bytes(response.body).decode("utf-8", "replace")
+        return error_response(response.status_code, f"CORS preflight refused: {refused}")
 
 
 class HeadAsGet:

@@ -60,6 +60,11 @@ def test_cors_is_off_by_default_and_on_for_a_configured_origin(
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
     assert client.options("/search", headers={"Origin": ORIGIN}).status_code == 405
+    refused = cors_client.options(
+        "/search",
+        headers={"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "GET"},
+    )
+    assert refused.status_code == 400 and "origin" in refused.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("path", [f"/articles/{SEED_ID}", "/search?q=Hegseth&mode=lexical"])

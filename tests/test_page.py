@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 API_KEY = "page-test-key"
+ORIGIN = "https://newsroom.example"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -64,7 +65,7 @@ def server(
     """`news-search serve` on a fresh index, with a key so the test can post an article."""
     path = tmp_path_factory.mktemp("page") / "index"
     Engine.rebuild(tiny_sources, path, embedder=embedder)
-    with running_server(path, "--api-key", API_KEY) as base:
+    with running_server(path, "--api-key", API_KEY, "--cors-origin", ORIGIN) as base:
         posted = httpx.post(
             f"{base}/articles", json=HOSTILE, headers={"X-API-Key": API_KEY}, timeout=60
         )
@@ -344,3 +345,10 @@ def test_focus_is_visible_on_every_tab_stop(server: str, sized: Page) -> None:
     for _ in range(30):
         page.keyboard.press("Tab")
         assert page.evaluate(SHOWS_FOCUS) in {"", "body"}, page.evaluate(SHOWS_FOCUS)
+
+
+def test_serve_cors_origin_reaches_the_server(server: str) -> None:
+    allowed = httpx.get(f"{server}/health", headers={"Origin": ORIGIN}, timeout=10)
+    assert allowed.headers["access-control-allow-origin"] == ORIGIN
+    other = httpx.get(f"{server}/health", headers={"Origin": "https://x.example"}, timeout=10)
+    assert "access-control-allow-origin" not in other.headers
