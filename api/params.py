@@ -8,26 +8,14 @@ from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 
-from api.schemas import ErrorOut
+from api.schemas import ErrorOut, HitOut
 from search.engine import MAX_LIMIT, Engine
 from search.retrieval.filters import Filters
 
 MAX_OFFSET = 10_000
 MAX_FACET_SIZE = 1000
 # What a hit can carry; ``fields=`` picks among them (``id`` always comes).
-HIT_FIELDS = (
-    "id",
-    "title",
-    "date",
-    "source",
-    "language",
-    "category",
-    "url",
-    "snippet",
-    "score",
-    "scores",
-    "matched",
-)
+HIT_FIELDS = tuple(HitOut.model_fields)
 
 
 def get_engine(request: Request) -> Engine:
