@@ -229,14 +229,15 @@ function queryWords(q) {
   return words;
 }
 
-// ``text`` as text nodes, with words that start like a query word in <mark>.
+// ``text`` as text nodes, with the words that match a query word in <mark>.
 function highlighted(text, words) {
   const out = document.createDocumentFragment();
   if (!words.length) { out.append(text); return out; }
   let last = 0;
   for (const match of text.matchAll(/[\p{L}\p{N}][\p{L}\p{N}-]*/gu)) {
     const token = match[0].toLowerCase();
-    if (!words.some((w) => token.startsWith(w))) continue;
+    // Short words ("die", "USA") mark only themselves, longer ones their inflections too.
+    if (!words.some((w) => token === w || (w.length >= 4 && token.startsWith(w)))) continue;
     out.append(text.slice(last, match.index), el("mark", {}, match[0]));
     last = match.index + match[0].length;
   }
