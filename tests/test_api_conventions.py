@@ -12,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from search.engine import Engine
+from search.semantic.embedders import Embedder
 from search.settings import Settings
 
 from .conftest import SEED_ID
@@ -194,3 +196,21 @@ def test_an_unexpected_error_keeps_its_request_id(tiny_index: Path) -> None:
     assert response.status_code == 500
     assert response.headers["x-request-id"] == "trace-500"
     assert response.json()["error"]["status"] == 500 and "a bug" not in response.text
+
+
+def test_a_write_changes_the_etag(
+    tmp_path: Path, tiny_sources: list[Path], embedder: Embedder
+) -> None:
+    index = tmp_path / "index"
+    Engine.rebuild(tiny_sources, index, embedder=embedder)
+    key = {"X-API-Key": "etag-key"}
+    article = {"id": "etag", "title": "Erste Fassung", "text": "Der Stadtrat tagte lange."}
+    with TestClient(create_app(Settings(index=index, api_key="etag-key"))) as writer:
+        assert writer.post("/articles", json=article, headers=key).status_code == 200
+        first = writer.get("/articles/etag").headers["etag"]
+        assert writer.get("/articles/etag", headers={"If-None-Match": first}).status_code == 304
+        changed = {**article, "title": "Zweite Fassung"}
+        assert writer.post("/articles", json=changed, headers=key).status_code == 200
+        again = writer.get("/articles/etag", headers={"If-None-Match": first})
+    assert again.status_code == 200 and again.json()["title"] == "Zweite Fassung"
+    assert again.headers["etag"] != first
