@@ -4,28 +4,40 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from api import page, routes, writes
-from api.errors import install_error_handlers
+from api import docs, page, routes, writes
+from api.conventions import REQUEST_ID, ConditionalGet, Cors, HeadAsGet, RequestId
+from api.errors import install_error_handlers, product_validation_errors
 from api.limits import BodySizeLimit
 from search.engine import Engine
 from search.settings import Settings
+
+# Answers at least this large are gzipped for a client that accepts it.
+GZIP_MIN_BYTES = 1024
 
 DESCRIPTION = """
 Lexical, semantic and hybrid search over news archives.
 
 * **Search** with filters (`from`, `to`, `source`, `language`, `category`), sorting
-  by relevance or date, facets per month, source, category and language, and
-  cursor paging (`next`) to any depth; `/search/export` streams every match as JSON
-  lines.
+  by relevance or date, facets per source, category and language (`facet_size` of
+  each) and a timeline by day, month or year, cursor paging (`next`) to any depth, and
+  `fields` to choose what hits carry; `/search/export` streams every match (or the
+  first `limit`) as JSON lines.
 * **Similar articles** to a stored article or to any text.
 * **Writes** (`POST /articles`, `DELETE /articles/{id}`) need the `X-API-Key`
   header; a server without a configured key refuses every write (403).
 
-Every error has one shape: `{"error": {"status", "message", "detail"}}`.
+Every error has one shape: `{"error": {"status", "message", "detail"}}`. Every invalid
+or unknown parameter, in a query string or a body, is a 422 whose `detail` names it.
+Every `GET` also answers `HEAD`; every response carries an `X-Request-ID` (yours, or
+a new one); search and article answers carry an `ETag` (a matching `If-None-Match`
+gets 304) and are gzipped when asked. CORS is off unless the server names origins
+(`news-search serve --cors-origin`).
 """
 
 
@@ -45,12 +57,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # Innermost first: each add wraps the ones before it.
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(ConditionalGet)
+    app.add_middleware(HeadAsGet)
+    if settings.cors_origins:
+        app.add_middleware(
+            Cors,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "HEAD", "POST", "DELETE"],
+            allow_headers=["Content-Type", "X-API-Key", REQUEST_ID, "If-None-Match"],
+            expose_headers=[REQUEST_ID, "ETag"],
+        )
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    app.add_middleware(RequestId)
     app.include_router(routes.router)
     app.include_router(writes.router)
     app.include_router(page.router)
+    app.include_router(docs.router)
     app.mount("/static", StaticFiles(directory=page.STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = product_validation_errors(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app

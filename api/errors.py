@@ -20,6 +20,7 @@ from search.errors import (
     SearchError,
     WriterBusy,
 )
+from search.retrieval.filters import FilterError
 
 _STATUS: list[tuple[type[SearchError], int]] = [
     (ArticleNotFound, 404),
@@ -41,6 +42,26 @@ def error_response(status: int, message: str, detail: Any = None, **kwargs: Any)
     return JSONResponse(error_body(status, message, detail), status_code=status, **kwargs)
 
 
+def invalid_parameters(problems: list[dict[str, Any]]) -> JSONResponse:
+    """The 422 for invalid parameters: each named in ``detail`` as ``query.limit`` etc."""
+    message = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
+    return error_response(422, f"invalid request: {message}", problems)
+
+
+def product_validation_errors(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Document every 422 in the product's error shape, not FastAPI's default one."""
+    ours = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422")
+            if answer is not None:
+                answer["content"] = ours
+    schemas = openapi.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return openapi
+
+
 def status_of(exc: SearchError) -> int:
     return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
 
@@ -52,6 +73,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _search_error(_request: Request, exc: SearchError) -> JSONResponse:
         return error_response(status_of(exc), str(exc))
 
+    @app.exception_handler(FilterError)
+    async def _filter_error(request: Request, exc: FilterError) -> JSONResponse:
+        # A bad filter value is an invalid parameter like any other: 422, named.
+        where = "body" if request.method == "POST" else "query"
+        return invalid_parameters([{"where": f"{where}.{exc.parameter}", "problem": exc.problem}])
+
     @app.exception_handler(HTTPException)
     async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
         return error_response(exc.status_code, str(exc.detail), headers=exc.headers)
@@ -62,11 +89,15 @@ def install_error_handlers(app: FastAPI) -> None:
             {"where": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg")}
             for err in exc.errors()
         ]
-        message = "; ".join(f"{p['where']}: {p['problem']}" for p in problems)
-        return error_response(422, f"invalid request: {message}", problems)
+        return invalid_parameters(problems)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The traceback goes to the log; the client gets the shape, not the internals.
-        _log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal error; the server log has the details")
+        # This answer leaves outside the middleware, so it names the request id itself.
+        request_id = request.scope.get("state", {}).get("request_id", "")
+        _log.exception("unhandled error in request %s", request_id, exc_info=exc)
+        headers = {"X-Request-ID": request_id} if request_id else None
+        return error_response(
+            500, "internal error; the server log has the details", headers=headers
+        )

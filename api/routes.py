@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from itertools import islice
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from api.params import EngineDep, FiltersDep, Limit, Offset, errors
+from api.params import (
+    EngineDep,
+    FacetSize,
+    FiltersDep,
+    HitFieldsDep,
+    Limit,
+    Offset,
+    errors,
+    reject_unknown_parameters,
+)
 from api.schemas import (
     ArticleOut,
     ExportRowOut,
@@ -23,9 +33,10 @@ from search.ingest.articles import Article
 from search.lexical.parse import MAX_QUERY_CHARS
 from search.retrieval.filters import Filters
 from search.retrieval.paging import MAX_CURSOR_CHARS
-from search.retrieval.results import Mode, Ranked, Sort
+from search.retrieval.results import Mode, Ranked, SearchResults, Sort
 
-router = APIRouter()
+router = APIRouter(dependencies=[Depends(reject_unknown_parameters)])
+MAX_EXPORT = 1_000_000
 
 Q = Annotated[
     str,
@@ -55,10 +66,29 @@ class JSONLinesResponse(StreamingResponse):
     media_type = "application/x-ndjson"
 
 
-@router.get("/search", response_model=SearchOut, responses=errors(400, 422, 503), tags=["search"])
+def _answer(
+    results: SearchResults, fields: frozenset[str] | None, facet_size: int | None = None
+) -> SearchOut:
+    """The response for ``results``: only the hit ``fields`` asked for, ``facet_size`` values."""
+    data: dict[str, Any] = results.to_dict()
+    if fields is not None:
+        data["hits"] = [{k: v for k, v in hit.items() if k in fields} for hit in data["hits"]]
+    if results.facets is not None and facet_size is not None:
+        data["facets"] = results.facets.top(facet_size).to_dict()
+    return SearchOut.model_validate(data)
+
+
+@router.get(
+    "/search",
+    response_model=SearchOut,
+    response_model_exclude_unset=True,
+    responses=errors(400, 422, 503),
+    tags=["search"],
+)
 def search(
     engine: EngineDep,
     filters: FiltersDep,
+    fields: HitFieldsDep,
     q: Q,
     mode: ModeParam = "hybrid",
     fusion: FusionParam = "zscore",
@@ -74,6 +104,7 @@ def search(
     ] = None,
     facets: Annotated[bool, Query(description="Count months, sources, ... of all matches.")] = True,
     syntax: SyntaxParam = "lenient",
+    facet_size: FacetSize = 10,
 ) -> SearchOut:
     """Search the archive; every hit explains its lexical, semantic and fused scores."""
     results = engine.search(
@@ -88,7 +119,7 @@ def search(
         facets=facets,
         strict=syntax == "strict",
     )
-    return SearchOut.model_validate(results.to_dict())
+    return _answer(results, fields, facet_size)
 
 
 @router.get(
@@ -107,11 +138,15 @@ def export(
     mode: ModeParam = "hybrid",
     sort: SortParam = "relevance",
     syntax: SyntaxParam = "lenient",
+    limit: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_EXPORT, description="At most this many matches, best first."),
+    ] = None,
 ) -> JSONLinesResponse:
-    """Every match of a query as JSON lines (the whole article), streamed as it is read."""
+    """Every match of a query (or the first ``limit``) as JSON lines, streamed as read."""
     rows = engine.matches(q, mode=mode, filters=filters, sort=sort, strict=syntax == "strict")
     return JSONLinesResponse(
-        _json_lines(rows),
+        _json_lines(islice(rows, limit)),
         headers={"Content-Disposition": 'attachment; filename="matches.jsonl"'},
     )
 
@@ -138,12 +173,14 @@ def article(engine: EngineDep, article_id: str) -> ArticleOut:
 @router.get(
     "/articles/{article_id}/similar",
     response_model=SearchOut,
+    response_model_exclude_unset=True,
     responses=errors(400, 404, 422, 503),
     tags=["articles"],
 )
 def similar(
     engine: EngineDep,
     filters: FiltersDep,
+    fields: HitFieldsDep,
     article_id: str,
     limit: Limit = 10,
     offset: Offset = 0,
@@ -157,11 +194,15 @@ def similar(
     results = engine.similar(
         article_id=article_id, limit=limit, offset=offset, filters=filters, cursor=cursor
     )
-    return SearchOut.model_validate(results.to_dict())
+    return _answer(results, fields)
 
 
 @router.post(
-    "/similar", response_model=SearchOut, responses=errors(400, 413, 422, 503), tags=["search"]
+    "/similar",
+    response_model=SearchOut,
+    response_model_exclude_unset=True,
+    responses=errors(400, 413, 422, 503),
+    tags=["search"],
 )
 def similar_to_text(engine: EngineDep, request: SimilarIn) -> SearchOut:
     """Articles nearest in meaning to a text (a draft, a press release, a question)."""
@@ -171,7 +212,7 @@ def similar_to_text(engine: EngineDep, request: SimilarIn) -> SearchOut:
     results = engine.similar(
         text=request.text, limit=request.limit, offset=request.offset, filters=filters
     )
-    return SearchOut.model_validate(results.to_dict())
+    return _answer(results, None)
 
 
 @router.get("/health", response_model=HealthOut, responses=errors(503), tags=["service"])

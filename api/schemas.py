@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from search.lexical.parse import MAX_QUERY_CHARS
+from search.retrieval.results import Matched
 
 MAX_ARTICLES_PER_REQUEST = 1000
 SEED_ID = "000_494cd484c81fa86c"
@@ -27,21 +28,24 @@ class ScoresOut(BaseModel):
 
 
 class HitOut(BaseModel):
+    """One hit; with ``fields=`` only the fields asked for (and ``id``) are present."""
+
     id: str
-    title: str
-    date: str | None
-    source: str | None
-    language: str | None
-    category: str | None
-    snippet: str = Field(description="HTML-escaped excerpt; matches wrapped in <mark>.")
+    title: str = ""
+    date: str | None = None
+    source: str | None = None
+    language: str | None = None
+    category: str | None = None
+    url: str | None = Field(None, description="The article's original address, if known.")
+    snippet: str = Field("", description="HTML-escaped excerpt; matches wrapped in <mark>.")
     score: float = Field(
-        description="The ranking score: never rises down the list; 0..1 in hybrid mode."
+        0.0, description="The ranking score: never rises down the list; 0..1 in hybrid mode."
     )
-    scores: ScoresOut
-    matched: Literal["keywords", "meaning", "both"] = Field(
-        description="Whether the article matched by its words, by its meaning, or both."
+    scores: ScoresOut = Field(default_factory=ScoresOut)
+    matched: Matched = Field(
+        "keywords",
+        description="Whether the article matched by its words, by its meaning, or both.",
     )
-    url: str | None = None
 
 
 class FacetCountOut(BaseModel):
@@ -49,13 +53,30 @@ class FacetCountOut(BaseModel):
     count: int
 
 
+class TimelineOut(BaseModel):
+    """Matches per ``unit`` in time order (only buckets with matches); ``undated`` have none."""
+
+    unit: Literal["day", "month", "year"] = Field(
+        description="Chosen by the span of the matches: up to two months by day, up to ten "
+        "years by month, beyond that by year."
+    )
+    buckets: list[FacetCountOut]
+    undated: int
+
+
 class FacetsOut(BaseModel):
-    """Counts over every match (not just this page); ``month`` is in time order."""
+    """Counts over every match (not just this page); ``month`` is in time order.
+
+    Spellings of a source or category that differ only in case or spacing count as
+    one value, shown in its most common spelling; languages count by language
+    (``de-AT`` as ``de``). Filters match the same way.
+    """
 
     month: list[FacetCountOut]
     source: list[FacetCountOut]
     language: list[FacetCountOut]
     category: list[FacetCountOut]
+    timeline: TimelineOut
 
 
 _HIT_EXAMPLE = {
@@ -65,8 +86,10 @@ _HIT_EXAMPLE = {
     "source": None,
     "language": None,
     "category": None,
+    "url": None,
     "snippet": "US-Verteidigungsminister Pete <mark>Hegseth</mark> …",
     "score": 0.0325,
+    "matched": "both",
     "scores": {
         "lexical": 5.1,
         "semantic": 0.41,
@@ -116,12 +139,20 @@ class SearchOut(BaseModel):
                     "limit": 10,
                     "next": None,
                     "corrected_query": None,
+                    "interpreted_as": None,
+                    "notices": [],
+                    "timed_out": False,
                     "hits": [_HIT_EXAMPLE],
                     "facets": {
                         "month": [{"value": "2025-02", "count": 1}],
                         "source": [],
                         "language": [],
                         "category": [],
+                        "timeline": {
+                            "unit": "day",
+                            "buckets": [{"value": "2025-02-13", "count": 1}],
+                            "undated": 0,
+                        },
                     },
                 }
             ]

@@ -6,37 +6,45 @@ Exit codes: 0 success; 1 an error (one line on stderr); 2 a usage error;
 
 from __future__ import annotations
 
-import html
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
+from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
 from tqdm import tqdm
 
+from search.cli_options import (
+    UserError,
+    check_index_path,
+    check_port,
+    filter_options,
+    parse_filters,
+    sort_option,
+)
+from search.cli_output import print_results
 from search.engine import BuildReport, Engine
 from search.errors import SearchError
 from search.ingest.articles import RecordError, expand_sources
+from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
-from search.retrieval.results import MODES, Mode, SearchResults
+from search.retrieval.results import MODES, Mode, Sort
 from search.settings import Settings
 from search.storage.folder import IndexFolder
 
 EXIT_ERROR = 1
 EXIT_REJECTED = 3
 F = TypeVar("F", bound=Callable[..., Any])
-_MARK = re.compile(r"</?mark>")
 
 
 def _reports_errors(command: F) -> F:
-    """Turn engine errors into one line on stderr and exit status 1."""
+    """Turn engine and file-system errors into one line on stderr and exit status 1."""
 
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -44,13 +52,18 @@ def _reports_errors(command: F) -> F:
             return command(*args, **kwargs)
         except SearchError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_ERROR)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(EXIT_ERROR)
 
     return wrapper  # type: ignore[return-value]
 
 
 def _settings(index: Path | None, model: str | None = None) -> Settings:
-    return Settings.from_env().with_overrides(index=index, model=model)
+    settings = Settings.from_env().with_overrides(index=index, model=model)
+    check_index_path(settings.index)
+    return settings
 
 
 index_option = click.option(
@@ -60,7 +73,12 @@ index_option = click.option(
     help="Index folder [default: $NEWS_SEARCH_INDEX or ./index].",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
 limit_option = click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+offset_option = click.option(
+    "--offset", type=click.IntRange(0, 10_000), default=0, show_default=True
+)
 
 
 def _estimate_records(sources: Sequence[Path]) -> int:
@@ -112,31 +130,6 @@ def _exit_on_rejected(rejected: list[RecordError]) -> None:
         click.echo(f"rejected: {error}", err=True)
     click.echo(f"{len(rejected)} record(s) rejected", err=True)
     sys.exit(EXIT_REJECTED)
-
-
-def _print_results(results: SearchResults, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps(results.to_dict(), ensure_ascii=False, indent=2))
-        return
-    if results.interpreted_as is not None:
-        click.echo(f"read as {results.interpreted_as!r}")
-    for notice in results.notices:
-        click.echo(notice)
-    if results.corrected_query:
-        click.echo(f"showing results for {results.corrected_query!r}")
-    click.echo(f"{results.total} matches for {results.query!r} ({results.mode})")
-    for rank, hit in enumerate(results.hits, start=results.offset + 1):
-        s = hit.scores
-        parts = [f"{results.mode} {hit.score:.4f} by {hit.matched}"]
-        if s.lexical is not None:
-            parts.append(f"lexical {s.lexical:.2f} #{s.lexical_rank}")
-        if s.semantic is not None:
-            parts.append(f"semantic {s.semantic:.3f} #{s.semantic_rank}")
-        meta = "  ".join(v for v in (hit.date, hit.source) if v)
-        click.echo(f"{rank:>3}. {click.style(hit.title, bold=True)}  [{hit.id}]  {meta}")
-        click.echo(f"     {' | '.join(parts)}")
-        snippet = html.unescape(_MARK.sub("*", hit.snippet))
-        click.echo(f"     {snippet[:300]}")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -200,8 +193,11 @@ def delete(ids: tuple[str, ...], index: Path | None) -> None:
     help="How hybrid mode merges the two rankings.",
 )
 @limit_option
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@offset_option
 @click.option("--strict", is_flag=True, help="Malformed query syntax is an error, not words.")
+@filter_options
+@sort_option
+@click.option("--facets", is_flag=True, help="Also count sources, categories, languages, dates.")
 @json_option
 @_reports_errors
 def query(
@@ -212,14 +208,26 @@ def query(
     limit: int,
     offset: int,
     strict: bool,
+    sort: str,
+    facets: bool,
     as_json: bool,
+    **filter_values: Any,
 ) -> None:
     """Search for TEXT: any text; well-formed query syntax is honoured."""
+    filters = parse_filters(filter_values)
     engine = Engine(_settings(index).index)
     results = engine.search(
-        text, mode=cast(Mode, mode), fusion=fusion, limit=limit, offset=offset, strict=strict
+        text,
+        mode=cast(Mode, mode),
+        fusion=fusion,
+        limit=limit,
+        offset=offset,
+        strict=strict,
+        filters=filters,
+        sort=cast(Sort, sort),
+        facets=facets,
     )
-    _print_results(results, as_json)
+    print_results(results, as_json)
 
 
 @main.command()
@@ -227,14 +235,26 @@ def query(
 @click.option("--text", default=None, help="Find articles like this text instead of an id.")
 @index_option
 @limit_option
+@offset_option
+@filter_options
 @json_option
 @_reports_errors
 def similar(
-    article_id: str | None, text: str | None, index: Path | None, limit: int, as_json: bool
+    article_id: str | None,
+    text: str | None,
+    index: Path | None,
+    limit: int,
+    offset: int,
+    as_json: bool,
+    **filter_values: Any,
 ) -> None:
     """Articles similar to the article ARTICLE_ID (or to --text)."""
+    filters = parse_filters(filter_values)
     engine = Engine(_settings(index).index)
-    _print_results(engine.similar(article_id=article_id, text=text, limit=limit), as_json)
+    results = engine.similar(
+        article_id=article_id, text=text, limit=limit, offset=offset, filters=filters
+    )
+    print_results(results, as_json)
 
 
 @main.command()
@@ -247,12 +267,33 @@ def stats(index: Path | None) -> None:
 
 @main.command()
 @index_option
+@click.option("--query", "text", default=None, help="Only the matches of this query.")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@sort_option
+@click.option("--limit", type=click.IntRange(1), default=None, help="At most this many.")
+@filter_options
 @_reports_errors
-def export(index: Path | None) -> None:
-    """Write every article as JSONL to stdout (an archive can be rebuilt from it)."""
+def export(
+    index: Path | None,
+    text: str | None,
+    mode: str,
+    sort: str,
+    limit: int | None,
+    **filter_values: Any,
+) -> None:
+    """Write articles as JSONL to stdout: every one (an archive can be rebuilt from it),
+    or with --query and the filters, the matches in ranking order."""
+    filters = parse_filters(filter_values)
+    if text is None and (filters != Filters() or sort != "relevance"):
+        raise click.UsageError("the filters and --sort choose among the matches of --query")
     engine = Engine(_settings(index).index)
+    if text is None:
+        articles: Iterator[Any] = engine.articles()
+    else:
+        rows = engine.matches(text, mode=cast(Mode, mode), filters=filters, sort=cast(Sort, sort))
+        articles = (article for article, _ranked in rows)
     out = sys.stdout
-    for article in engine.articles():
+    for article in islice(articles, limit):
         out.write(json.dumps(article.to_dict(), ensure_ascii=False) + "\n")
 
 
@@ -265,17 +306,35 @@ def export(index: Path | None) -> None:
     default=None,
     help="Key that allows writes [default: $NEWS_SEARCH_API_KEY; none: writes refused].",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    help="Let browsers on this origin call the API (repeatable) "
+    "[default: $NEWS_SEARCH_CORS_ORIGINS; none].",
+)
 @_reports_errors
-def serve(index: Path | None, host: str, port: int, api_key: str | None) -> None:
+def serve(
+    index: Path | None, host: str, port: int, api_key: str | None, cors_origins: tuple[str, ...]
+) -> None:
     """Serve the web API and search page."""
     import uvicorn
 
-    settings = Settings.from_env().with_overrides(index=index, api_key=api_key)
+    settings = Settings.from_env().with_overrides(
+        index=index, api_key=api_key, cors_origins=cors_origins or None
+    )
+    check_index_path(settings.index)
     IndexFolder(settings.index).current()  # fail here, in one line, if nothing is built
+    check_port(host, port)
     os.environ.update(settings.to_env())
     click.echo(f"serving {settings.index} on http://{host}:{port}/", err=True)
     started = time.perf_counter()
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    try:
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+    except SystemExit as exc:
+        # uvicorn exits 3 when it cannot start; 3 means rejected records here.
+        if exc.code:
+            raise UserError(f"the server could not start on {host}:{port} (see above)") from exc
     click.echo(f"stopped after {time.perf_counter() - started:.0f}s", err=True)
 
 
@@ -292,7 +351,7 @@ def serve(index: Path | None, host: str, port: int, api_key: str | None) -> None
 @click.option(
     "--similar",
     "similar_k",
-    type=int,
+    type=click.IntRange(1),
     default=None,
     metavar="K",
     help="Also measure similar articles: category precision@K.",

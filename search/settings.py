@@ -20,6 +20,8 @@ class Settings:
     index: Path = Path("index")
     model: str | None = None
     api_key: str | None = None
+    # Origins whose browsers may call the API (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -28,6 +30,7 @@ class Settings:
             index=Path(env.get(f"{ENV_PREFIX}INDEX", "index")),
             model=env.get(f"{ENV_PREFIX}MODEL") or None,
             api_key=env.get(f"{ENV_PREFIX}API_KEY") or None,
+            cors_origins=tuple(env.get(f"{ENV_PREFIX}CORS_ORIGINS", "").split()),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -37,6 +40,8 @@ class Settings:
             env[f"{ENV_PREFIX}MODEL"] = self.model
         if self.api_key:
             env[f"{ENV_PREFIX}API_KEY"] = self.api_key
+        if self.cors_origins:
+            env[f"{ENV_PREFIX}CORS_ORIGINS"] = " ".join(self.cors_origins)
         return env
 
     def with_overrides(self, **changes: object) -> Settings:

@@ -80,17 +80,25 @@ function meta(item) {
   return el("div", { class: "meta" }, parts.join(" · "));
 }
 
+const MATCHED = { keywords: "keywords", meaning: "meaning", both: "keywords + meaning" };
+
+// The article view of a hit keeps the search it was opened from (query, mode,
+// filters, page), so it can show the query and lead back to the same page.
+function articleLink(id) {
+  return linkWith({ article: id }, true);
+}
+
 function hitList(hits, offset) {
   const list = el("ol", { class: "hits", start: String(offset + 1) });
   for (const hit of hits) {
-    const title = el("a", { class: "title", href: "/?article=" + encodeURIComponent(hit.id) },
-      hit.title || hit.id);
+    const title = el("a", { class: "title", href: articleLink(hit.id) }, hit.title || hit.id);
     const similar = el("a", { class: "similar", href: "/?similar=" + encodeURIComponent(hit.id) },
       "Similar articles");
+    const how = MATCHED[hit.matched] || hit.matched;
     list.append(el("li", { class: "hit", "data-id": hit.id },
       el("h3", {}, title), meta(hit), snippet(hit.snippet),
       el("div", { class: "actions" }, similar,
-        el("span", { class: "score", title: scoreTitle(hit.scores) }, "score " + hit.score.toFixed(3)))));
+        el("span", { class: "matched", title: scoreTitle(hit.scores) }, "matched by " + how))));
   }
   return list;
 }
@@ -114,71 +122,15 @@ function pager(total, offset) {
   return nav;
 }
 
-function monthsBetween(first, last) {
-  const months = [];
-  let [year, month] = first.split("-").map(Number);
-  const [endYear, endMonth] = last.split("-").map(Number);
-  while (year < endYear || (year === endYear && month <= endMonth)) {
-    months.push(`${year}-${String(month).padStart(2, "0")}`);
-    month += 1;
-    if (month > 12) { month = 1; year += 1; }
-  }
-  return months;
-}
-
-// The month facet as bars, gaps included, so quiet months show as quiet.
-function timeline(monthCounts) {
-  const box = el("figure", { class: "timeline" });
-  if (!monthCounts.length) return box;
-  const counts = new Map(monthCounts.map((c) => [c.value, c.count]));
-  const byYear = monthsBetween(monthCounts[0].value, monthCounts[monthCounts.length - 1].value).length > 120;
-  let buckets = monthsBetween(monthCounts[0].value, monthCounts[monthCounts.length - 1].value)
-    .map((m) => ({ key: m, count: counts.get(m) || 0 }));
-  if (byYear) {
-    const years = new Map();
-    for (const b of buckets) years.set(b.key.slice(0, 4), (years.get(b.key.slice(0, 4)) || 0) + b.count);
-    buckets = [...years].map(([key, count]) => ({ key, count }));
-  }
-  const width = 640, height = 120, axis = 18;
-  const max = Math.max(...buckets.map((b) => b.count));
-  const step = width / buckets.length;
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height + axis}`, role: "img",
-    "aria-label": "Matches per " + (byYear ? "year" : "month"), class: "chart" });
-  buckets.forEach((b, i) => {
-    const h = b.count ? Math.max(2, (b.count / max) * height) : 0;
-    const link = svg("a", { href: linkWith({ from: b.key, to: b.key }) });
-    const barWidth = Math.max(1, Math.min(step * 0.8, 28));
-    const bar = svg("rect", { x: (i * step + (step - barWidth) / 2).toFixed(1), y: (height - h).toFixed(1),
-      width: barWidth.toFixed(1), height: h.toFixed(1), class: "bar", "data-month": b.key });
-    const tip = svg("title");
-    tip.textContent = `${b.key}: ${b.count}`;
-    bar.append(tip);
-    link.append(bar);
-    chart.append(link);
-  });
-  const labelEvery = Math.ceil(buckets.length / 8);
-  buckets.forEach((b, i) => {
-    const last = i === buckets.length - 1;
-    if (!last && (i % labelEvery !== 0 || buckets.length - 1 - i < labelEvery / 2)) return;
-    // The outermost labels hang inwards, so the chart's edges do not clip them.
-    const anchor = i === 0 ? "start" : last ? "end" : "middle";
-    const x = i === 0 ? 0 : last ? width : i * step + step / 2;
-    const label = svg("text", { x: x.toFixed(1), y: height + 14, class: "axis", "text-anchor": anchor });
-    label.textContent = b.key;
-    chart.append(label);
-  });
-  box.append(el("figcaption", {}, `Matches per ${byYear ? "year" : "month"} (highest: ${max})`), chart);
-  return box;
-}
-
 function facetList(name, title, counts) {
   if (!counts.length) return null;
-  const active = current().getAll(name);
+  const active = current().getAll(name).map((v) => v.toLowerCase());
   const list = el("ul", {});
-  for (const c of counts.slice(0, 12)) {
-    const isActive = active.includes(c.value);
+  for (const c of counts) {
+    const isActive = active.includes(c.value.toLowerCase());
     list.append(el("li", { class: isActive ? "active" : null },
-      el("a", { href: linkWith({ [name]: isActive ? null : c.value }) }, c.value),
+      el("a", { href: linkWith({ [name]: isActive ? null : c.value }),
+        "aria-current": isActive ? "true" : null }, c.value),
       el("span", { class: "count" }, String(c.count))));
   }
   return el("section", { class: "facet", "data-facet": name }, el("h2", {}, title), list);
@@ -200,18 +152,40 @@ function showError(message) {
   view().replaceChildren(el("p", { class: "error", role: "alert" }, message));
 }
 
+function facetsToggle() {
+  const open = document.body.classList.contains("show-facets");
+  const button = el("button", { type: "button", class: "toggle", "aria-controls": "facets",
+    "aria-expanded": String(open) }, "Filters");
+  button.addEventListener("click", () => {
+    const now = document.body.classList.toggle("show-facets");
+    button.setAttribute("aria-expanded", String(now));
+    if (now) facetsPane().focus();
+  });
+  return button;
+}
+
+// How the engine read the query, when that differs from what was typed.
+function notices(results) {
+  const lines = [...(results.notices || [])];
+  if (results.interpreted_as && !lines.length) lines.push(`Searched as: ${results.interpreted_as}`);
+  if (results.timed_out) lines.push("The search ran out of time; these are the matches found so far.");
+  return lines.map((line) => el("p", { class: "notice", role: "status" }, line));
+}
+
 async function runSearch() {
   const url = current();
   const offset = Number(url.get("offset") || 0);
   const query = searchParams(["q", "mode", "sort", ...FILTERS]);
   query.set("limit", String(PAGE_SIZE));
   query.set("offset", String(offset));
+  query.set("facet_size", "12");
   const results = await api("/search?" + query.toString());
-  const summary = el("p", { class: "summary" },
+  const summary = el("h2", { class: "summary", tabindex: "-1" },
     `${results.total.toLocaleString()} match${results.total === 1 ? "" : "es"} for `,
     el("strong", {}, results.corrected_query || results.query), ` (${results.mode})`,
     results.corrected_query ? el("span", { class: "corrected" }, ` · searched instead of “${results.query}”`) : null);
-  view().replaceChildren(summary, activeFilters() || "", timeline(results.facets.month),
+  view().replaceChildren(el("div", { class: "summary-row" }, summary, facetsToggle()),
+    ...notices(results), activeFilters() || "", timeline(results.facets.timeline) || "",
     results.hits.length ? hitList(results.hits, offset) : el("p", { class: "empty" }, "No matches."),
     pager(results.total, offset));
   facetsPane().replaceChildren(...[
@@ -219,13 +193,14 @@ async function runSearch() {
     facetList("category", "Category", results.facets.category),
     facetList("language", "Language", results.facets.language),
   ].filter(Boolean));
+  return summary;
 }
 
-function articleBody(article) {
+function articleBody(article, words) {
   const body = el("div", { class: "body" });
-  if (article.lead) body.append(el("p", { class: "lead" }, article.lead));
+  if (article.lead) body.append(el("p", { class: "lead" }, highlighted(article.lead, words)));
   for (const paragraph of article.body.split(/\n\s*\n|\n/)) {
-    if (paragraph.trim()) body.append(el("p", {}, paragraph.trim()));
+    if (paragraph.trim()) body.append(el("p", {}, highlighted(paragraph.trim(), words)));
   }
   return body;
 }
@@ -239,21 +214,52 @@ function safeUrl(url) {
   }
 }
 
+// The words of a query worth marking in an article: no operators, field names or
+// wildcards; German endings cut from long words, so "Verhandlungen" marks "Verhandlung".
+function queryWords(q) {
+  const words = [];
+  for (let word of (q || "").split(/[\s"()]+/)) {
+    if (["AND", "OR", "NOT"].includes(word)) continue;
+    word = word.replace(/^[a-z_]+:/, "").replace(/[*?]/g, "").replace(/^[^\p{L}\p{N}]+|[^\p{L}\p{N}]+$/gu, "");
+    if (word.length < 3) continue;
+    word = word.toLowerCase();
+    if (word.length > 5) word = word.replace(/(en|er|es|e|n|s)$/, "");
+    words.push(word);
+  }
+  return words;
+}
+
+// ``text`` as text nodes, with the words that match a query word in <mark>.
+function highlighted(text, words) {
+  const out = document.createDocumentFragment();
+  if (!words.length) { out.append(text); return out; }
+  let last = 0;
+  for (const match of text.matchAll(/[\p{L}\p{N}][\p{L}\p{N}-]*/gu)) {
+    const token = match[0].toLowerCase();
+    // Short words ("die", "USA") mark only themselves, longer ones their inflections too.
+    if (!words.some((w) => token === w || (w.length >= 4 && token.startsWith(w)))) continue;
+    out.append(text.slice(last, match.index), el("mark", {}, match[0]));
+    last = match.index + match[0].length;
+  }
+  out.append(text.slice(last));
+  return out;
+}
+
 async function showArticle(id) {
   const article = await api("/articles/" + encodeURIComponent(id));
   const source = article.url && safeUrl(article.url);
   const similar = el("section", { class: "related" }, el("h2", {}, "Similar articles"));
+  const words = queryWords(current().get("q"));
+  const fromSearch = current().get("q") || current().get("similar");
+  const back = fromSearch ? linkWith({ article: null }, true) : "/";
   view().replaceChildren(el("article", { class: "article" },
-    el("a", { class: "back", href: "#", id: "back" }, "← Back"),
-    el("h1", {}, article.title || article.id), meta(article), articleBody(article),
+    el("a", { class: "back", href: back }, fromSearch ? "← Back to the results" : "← New search"),
+    el("h1", {}, highlighted(article.title || article.id, words)), meta(article),
+    articleBody(article, words),
     source ? el("p", {}, el("a", { href: source, rel: "noopener noreferrer" }, "Original article")) : null,
     el("p", {}, el("a", { class: "more-similar", href: "/?similar=" + encodeURIComponent(id) },
       "More similar articles →"))),
     similar);
-  document.getElementById("back").addEventListener("click", (event) => {
-    event.preventDefault();
-    if (window.history.length > 1) window.history.back(); else window.location.href = "/";
-  });
   facetsPane().replaceChildren();
   const found = await api(`/articles/${encodeURIComponent(id)}/similar?limit=5`);
   similar.append(hitList(found.hits, 0));
@@ -305,9 +311,15 @@ async function render() {
   const url = current();
   fillForm();
   try {
+    let landing = null;
     if (url.get("article")) await showArticle(url.get("article"));
     else if (url.get("similar")) await showSimilar(url.get("similar"));
-    else if (url.get("q")) await runSearch();
+    else if (url.get("q")) landing = await runSearch();
+    else document.getElementById("q").focus();
+    // After a search the keyboard starts at the results, not at the top of the form.
+    if (landing && (!document.activeElement || document.activeElement === document.body)) {
+      landing.focus({ preventScroll: true });
+    }
     document.body.dataset.ready = "true";
   } catch (error) {
     showError(error.message);
@@ -318,6 +330,11 @@ async function render() {
 document.addEventListener("DOMContentLoaded", () => {
   const form = document.getElementById("search");
   form.addEventListener("submit", submit);
+  const options = document.getElementById("options-toggle");
+  options.addEventListener("click", () => {
+    const open = form.classList.toggle("open");
+    options.setAttribute("aria-expanded", String(open));
+  });
   // Switching mode or order re-runs the current query at once.
   for (const control of form.querySelectorAll("input[name=mode], #sort")) {
     control.addEventListener("change", () => form.requestSubmit());

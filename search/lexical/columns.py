@@ -16,6 +16,8 @@ import numpy as np
 from whoosh.reading import IndexReader
 from whoosh.searching import Searcher
 
+from search.ingest.languages import primary_language
+
 FACET_FIELDS = ("month", "source", "language", "category")
 _UNDATED = -1
 _NUMERIC_MISSING = 1 << 63  # an unset numeric column value reads as 2**64 - 1
@@ -36,11 +38,9 @@ class Columns:
         self.labels: dict[str, list[str]] = {}
         self.codes: dict[str, np.ndarray] = {}
         for name in FACET_FIELDS:
-            labels, codes = np.unique(
-                np.array(_text_column(reader, name, self.size), dtype=object), return_inverse=True
+            self.labels[name], self.codes[name] = _folded(
+                name, _text_column(reader, name, self.size)
             )
-            self.labels[name] = [str(label) for label in labels]
-            self.codes[name] = codes.astype(np.int32).reshape(-1)
 
     def docnums(self, article_ids: Iterable[str]) -> np.ndarray:
         """Document numbers of the ids this searcher holds (others are skipped)."""
@@ -64,6 +64,44 @@ class Columns:
         primary = -keys if newest_first else keys
         order = np.lexsort((primary, ~dated))
         return [int(i) for i in order]
+
+
+def facet_key(name: str, value: str) -> str:
+    """The form a value of facet ``name`` is counted and filtered under.
+
+    Spellings that mean one thing fold together: case and spacing for sources and
+    categories (``Inland``, ``inland``), the language alone for language tags
+    (``de-AT`` -> ``de``). ``""`` (no value) stays ``""``.
+    """
+    if name == "language":
+        return primary_language(value)
+    if name == "month":
+        return value
+    return " ".join(value.split()).casefold()
+
+
+def _folded(name: str, values: list[str]) -> tuple[list[str], np.ndarray]:
+    """Labels (one per folded value) and each document's label index.
+
+    A label shows a folded group by its most common spelling (the first in sort
+    order on a tie); a language by its folded tag.
+    """
+    spellings, inverse, counts = np.unique(
+        np.array(values, dtype=object), return_inverse=True, return_counts=True
+    )
+    keys = [facet_key(name, str(s)) for s in spellings]
+    group_of: dict[str, int] = {}
+    best: list[tuple[int, str]] = []  # per group: (count, spelling) of its display form
+    remap = np.empty(len(spellings), dtype=np.int32)
+    for i, key in enumerate(keys):
+        group = group_of.setdefault(key, len(group_of))
+        shown = key if name == "language" else str(spellings[i])
+        if group == len(best):
+            best.append((int(counts[i]), shown))
+        elif int(counts[i]) > best[group][0]:
+            best[group] = (int(counts[i]), shown)
+        remap[i] = group
+    return [label for _count, label in best], remap[inverse.reshape(-1)]
 
 
 class ColumnCache:

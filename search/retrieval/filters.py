@@ -22,6 +22,17 @@ from whoosh import query as wq
 
 from search.errors import QueryError
 from search.ingest.dates import date_period, normalise_date
+from search.lexical.columns import facet_key
+
+
+class FilterError(QueryError):
+    """A filter value that makes no sense; ``parameter`` names the filter (``from``)."""
+
+    def __init__(self, parameter: str, problem: str) -> None:
+        super().__init__(f"{parameter}: {problem}")
+        self.parameter = parameter
+        self.problem = problem
+
 
 # Which Whoosh field each value filter matches, and the parameter name a caller used.
 VALUE_FIELDS = ("source", "language", "category")
@@ -50,13 +61,12 @@ class Filters:
         start = _date("from", date_from)
         end = _date("to", date_to)
         if start and end and date_period(start)[0] >= date_period(end)[1]:
-            raise QueryError(f"from: {start} is after to: {end}")
+            raise FilterError("from", f"{start} is after to: {end}")
         return cls(
             date_from=start,
             date_to=end,
             source=_values("source", source),
-            # Languages are stored lower-cased (see search.ingest.articles), so match them so.
-            language=tuple(dict.fromkeys(v.lower() for v in _values("language", language))),
+            language=_values("language", language),
             category=_values("category", category),
         )
 
@@ -76,7 +86,7 @@ class Filters:
         for name in VALUE_FIELDS:
             values = getattr(self, name)
             if values:
-                parts.append(wq.Or([wq.Term(name, value) for value in values]))
+                parts.append(wq.Or([Folded(name, value) for value in values]))
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else wq.And(parts)
@@ -92,7 +102,40 @@ def _date(name: str, value: str | None) -> str | None:
     try:
         return normalise_date(value)
     except ValueError as exc:
-        raise QueryError(f"{name}: {exc}") from exc
+        raise FilterError(name, str(exc)) from exc
+
+
+class Folded(wq.MultiTerm):
+    """Every spelling in field ``fieldname`` whose folded form is ``text``.
+
+    A filter value matches exactly what its facet value counts: ``category=Inland``
+    finds ``inland`` too, and ``language=de`` finds ``de-AT``.
+    """
+
+    constantscore = True
+
+    def __init__(self, fieldname: str, text: str) -> None:
+        self.fieldname = fieldname
+        self.text = text
+        self.boost = 1.0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Folded) and (self.fieldname, self.text) == (
+            other.fieldname,
+            other.text,
+        )
+
+    def __hash__(self) -> int:
+        return hash((Folded, self.fieldname, self.text))
+
+    def __repr__(self) -> str:
+        return f"Folded({self.fieldname!r}, {self.text!r})"
+
+    def _btexts(self, ixreader: Any) -> Iterable[bytes]:
+        field = ixreader.schema[self.fieldname]
+        for btext in ixreader.lexicon(self.fieldname):
+            if facet_key(self.fieldname, field.from_bytes(btext)) == self.text:
+                yield btext
 
 
 def _values(name: str, raw: Iterable[str] | str | None) -> tuple[str, ...]:
@@ -102,7 +145,7 @@ def _values(name: str, raw: Iterable[str] | str | None) -> tuple[str, ...]:
     values = []
     for item in items:
         if not isinstance(item, str):
-            raise QueryError(f"{name}: expected text, not {type(item).__name__}")
+            raise FilterError(name, f"expected text, not {type(item).__name__}")
         if item.strip():
-            values.append(item.strip())
+            values.append(facet_key(name, item))
     return tuple(dict.fromkeys(values))

@@ -1,0 +1,86 @@
+"""Options several ``news-search`` commands share, and the checks made before one starts."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from search.errors import SearchError
+from search.retrieval.filters import Filters
+from search.retrieval.results import SORTS
+from search.storage.folder import CURRENT_FILE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class UserError(SearchError):
+    """A mistake in how the command was called that only the CLI can see (a path, a port)."""
+
+
+def check_index_path(path: Path) -> None:
+    """Refuse an index path that is a file, or a folder inside a live index.
+
+    Checked before anything is read or written: ``--index archive.jsonl`` or
+    ``--index index/gen-000001`` is a slip that must not build an index there.
+    """
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{path} is a file, not an index folder")
+    for parent in path.resolve().parents:
+        if (parent / CURRENT_FILE).is_file():
+            raise UserError(f"{path} is inside the index folder {parent}; give {parent} itself")
+
+
+def filter_options(command: F) -> F:
+    """--from, --to, --source, --category and --language, as the API's filters."""
+    options = [
+        click.option("--from", "date_from", default=None, help="Earliest date: YYYY[-MM[-DD]]."),
+        click.option("--to", "date_to", default=None, help="Latest date: YYYY[-MM[-DD]]."),
+        click.option("--source", multiple=True, help="Only this source (repeatable)."),
+        click.option("--category", multiple=True, help="Only this category (repeatable)."),
+        click.option("--language", multiple=True, help="Only this language (repeatable)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def parse_filters(options: dict[str, Any]) -> Filters:
+    """The filters among the options (taken out of ``options``); a bad one is a usage error."""
+    try:
+        return Filters.parse(
+            options.pop("date_from"),
+            options.pop("date_to"),
+            options.pop("source"),
+            options.pop("language"),
+            options.pop("category"),
+        )
+    except SearchError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+sort_option = click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="relevance",
+    show_default=True,
+    help="relevance, date (newest first) or date_asc.",
+)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse a port another process listens on, before the model is loaded."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise UserError(f"cannot use host {host!r}: {exc.strerror or exc}") from exc
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
