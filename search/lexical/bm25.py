@@ -7,8 +7,8 @@ queries at 100k articles). Here Whoosh still builds the matcher tree of a query,
 so its structure (the order in which it adds scores) is Whoosh's own, but every
 node is then evaluated for all documents at once: each term's posting list is read
 into arrays, scored with the term's own BM25F scorer parameters, and combined node
-by node. Every score is the same IEEE double sum Whoosh computes, so rankings and
-scores are bit-identical (``tests/test_bm25.py`` checks this against Whoosh). A
+by node, in the order of Whoosh's binary tree of unions: scores equal Whoosh's to
+the last bit or two (``tests/test_lexical_fast.py`` checks them against Whoosh). A
 tree holding a matcher not handled here (phrases, wildcards, NOT, coordination)
 gives None, and the caller ranks with Whoosh.
 
@@ -151,7 +151,9 @@ def score_query(searcher: Searcher, q: Query, cache: PostingCache) -> Scored | N
     size = searcher.doc_count_all()
     matched = np.zeros(size, dtype=bool)
     scores = np.zeros(size)
-    context = searcher.context()
+    # ``needs_current`` keeps Whoosh from preloading an Or's matches into arrays (its
+    # choice below 5,000 documents), work thrown away here: only the leaves are read.
+    context = searcher.context(needs_current=True)
     for sub, offset in searcher.leaf_searchers():
         segment = _Segment(sub, cache)
         try:

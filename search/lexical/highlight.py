@@ -50,6 +50,24 @@ def matched_spans(
     return spans
 
 
+def may_mention(terms: frozenset[str]) -> re.Pattern[str] | None:
+    """A pattern that a folded text (``analysis.fold``) matches wherever one of
+    ``terms`` could be marked in it: a cheap test before analysing every word.
+
+    A term is its word's stem (Porter may end it differently: ``ministri``), or
+    one part of a compound; so its first letters are looked for anywhere in the
+    text, and a short term only at a word's start.
+    """
+    if not terms:
+        return None
+    parts = sorted(
+        {rf"\b{re.escape(t)}" if len(t) < 4 else re.escape(t[:-1]) for t in terms},
+        key=len,
+        reverse=True,
+    )
+    return re.compile("|".join(parts))
+
+
 def snippet(
     text: str,
     terms: frozenset[str],

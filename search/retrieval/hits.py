@@ -13,8 +13,8 @@ from dataclasses import replace
 
 from search.errors import ArticleNotFound
 from search.ingest.articles import Article
-from search.lexical.analysis import analysis_language
-from search.lexical.highlight import matched_spans
+from search.lexical.analysis import analysis_language, fold
+from search.lexical.highlight import matched_spans, may_mention
 from search.lexical.highlight import snippet as highlight_snippet
 from search.lexical.index import LexicalIndex
 from search.lexical.tiers import LexicalHits
@@ -74,8 +74,11 @@ def snippet(
     """
     language = analysis_language(article.language)
     passages = [_without_title(text, article.title) for text in passages]
+    pattern = may_mention(terms)
     distinct = [
         len({s.term for s in matched_spans(text, terms, language, lexical.indexed_terms)})
+        if pattern is not None and pattern.search(fold(text))
+        else 0
         for text in passages
     ]
     best = max(range(len(passages)), key=lambda i: (distinct[i], i == passage, -i), default=None)
