@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from search.lexical.analysis import TOKEN_PATTERN
+from search.lexical.analysis import TOKEN_PATTERN, fold
 
 SNIPPET_CHARS = 280
 # How much text before the first matched word the window shows, for context.
@@ -41,8 +41,11 @@ def matched_spans(
     """Every word of ``text`` that holds a query term, in text order."""
     if not terms:
         return []
+    pattern = may_mention(terms)
     spans = []
     for match in _WORD.finditer(text):
+        if pattern is not None and not pattern.search(fold(match.group())):
+            continue  # no term can come of this word: skip analysing it
         for term in terms_of(match.group(), language):
             if term in terms:
                 spans.append(Span(match.start(), match.end(), term))

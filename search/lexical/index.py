@@ -184,6 +184,7 @@ class LexicalIndex:
         # The terms each word yields: the analyzer treats every word on its own (so
         # a text's terms are its words' terms), and news prose repeats its words.
         self._word_terms = lru_cache(maxsize=WORD_CACHE)(self._terms_of_word)
+        self._frequencies = lru_cache(maxsize=WORD_CACHE)(self._frequency_in)
 
     @classmethod
     def create(cls, folder: Path) -> LexicalIndex:
@@ -419,7 +420,14 @@ class LexicalIndex:
         return [(text, ids) for text, (_count, ids) in sorted(found.items(), key=_rarest)]
 
     def doc_frequency(self, term: str, fields: tuple[str, ...] = SEARCH_FIELDS) -> int:
-        """How many articles use ``term`` in any of ``fields`` (an upper bound)."""
+        """How many articles use ``term`` in any of ``fields`` (an upper bound).
+
+        Remembered: a generation never changes, and spelling, the known share and
+        grounding ask for the same terms again and again.
+        """
+        return self._frequencies(term, fields)
+
+    def _frequency_in(self, term: str, fields: tuple[str, ...]) -> int:
         reader = self._current().reader()
         return sum(reader.doc_frequency(field, term) for field in fields)
 

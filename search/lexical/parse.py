@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from whoosh import query as wq
 from whoosh.fields import Schema
-from whoosh.qparser import AndGroup, MultifieldParser, OrGroup, Plugin, syntax
+from whoosh.qparser import AndGroup, MultifieldParser, Plugin, syntax
 
 from search.errors import QueryError
 from search.lexical.analysis import ANALYSED_LANGUAGES, DEFAULT_LANGUAGE
@@ -300,11 +300,7 @@ class QueryParser:
         self._strict = MultifieldParser(
             list(SEARCH_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=AndGroup
         )
-        self._loose = MultifieldParser(
-            list(SEARCH_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=OrGroup
-        )
-        for parser in (self._strict, self._loose):
-            parser.add_plugin(_LanguageFieldsPlugin())
+        self._strict.add_plugin(_LanguageFieldsPlugin())
 
     def read(self, raw: str, strict: bool = False) -> tuple[ParsedQuery | None, Reading]:
         """Parse what a person typed: strictly (a QueryError names the first problem)
@@ -343,9 +339,11 @@ class QueryParser:
             # Written syntax joins bare words with AND, as a searcher reading
             # "Hegseth NOT Pentagon" means; OR must be said.
             strict = self._strict.parse(whoosh_text)
-            loose = self._loose.parse(whoosh_text) if plain else strict
         except Exception as exc:  # Whoosh raises bare Exceptions, e.g. for bad dates
             raise QueryError(f"cannot parse query: {exc}") from exc
+        # Plain words: the strict query joins one group per word with AND; the loose
+        # one is the same groups joined with OR (a single word is one group).
+        loose = wq.Or(list(strict.subqueries)) if plain and isinstance(strict, wq.And) else strict
         if isinstance(loose, type(wq.NullQuery)):
             raise QueryError("query holds only stop words or punctuation")
         if any(isinstance(leaf, type(wq.NullQuery)) for leaf in strict.leaves()):
