@@ -59,12 +59,15 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[LexicalIndex, Vec
 
 
 def ground(
-    archive: tuple[LexicalIndex, VectorIndex], text: str, settings: ExpansionSettings
+    archive: tuple[LexicalIndex, VectorIndex],
+    text: str,
+    settings: ExpansionSettings,
+    keywords: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     lexical, vectors = archive
     query = axis(0)
     return query, ground_query_vector(
-        query, lexical.parser.parse(text), lexical, vectors, PASSAGES, settings
+        query, lexical.parser.parse(text), keywords, lexical, vectors, PASSAGES, settings
     )
 
 
@@ -117,10 +120,9 @@ def test_prose_and_keywords_have_their_own_weights(
     archive: tuple[LexicalIndex, VectorIndex],
 ) -> None:
     settings = ExpansionSettings(weight=0.0, keyword_weight=0.5, max_doc_share=0.0)
-    prose = "wo kam im Tiergarten ein Zwergflusspferd zur Welt"
-    query, grounded = ground(archive, prose, settings)
+    query, grounded = ground(archive, "Zwergflusspferd Tiergarten", settings, keywords=False)
     np.testing.assert_array_equal(grounded, query)
-    query, grounded = ground(archive, "Zwergflusspferd Tiergarten", settings)
+    query, grounded = ground(archive, "Zwergflusspferd Tiergarten", settings, keywords=True)
     assert grounded == pytest.approx(unit(query + 0.5 * axis(1)), abs=1e-6)
     assert np.linalg.norm(grounded) == pytest.approx(1.0)
 
@@ -133,6 +135,7 @@ def test_an_article_without_vectors_is_skipped(
     grounded = ground_query_vector(
         query,
         lexical.parser.parse("Zwergflusspferd"),
+        True,
         lexical,
         VectorIndex(DIM),
         PASSAGES,
