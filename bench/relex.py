@@ -18,6 +18,7 @@ from pathlib import Path
 from search.lexical.analysis import COMPOUNDS
 from search.lexical.index import LexicalIndex
 from search.storage.folder import LEXICAL_DIR
+from search.storage.manifest import Manifest
 
 
 def relex(index: Path, compounds: bool = COMPOUNDS) -> int:
@@ -29,7 +30,7 @@ def relex(index: Path, compounds: bool = COMPOUNDS) -> int:
     fresh_dir = generation / f"{LEXICAL_DIR}.new"
     shutil.rmtree(fresh_dir, ignore_errors=True)
     fresh = LexicalIndex.create(fresh_dir, compounds)
-    with fresh.writer(fresh=True) as writer:
+    with fresh.writer(fresh=True, passages=Manifest.load(generation).passages) as writer:
         for article in articles:
             writer.upsert(article)
     fresh.close()

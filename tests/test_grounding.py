@@ -50,7 +50,7 @@ ARTICLES = [
 def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[LexicalIndex, VectorIndex]:
     lexical = LexicalIndex.create(tmp_path_factory.mktemp("grounding") / "lexical")
     vectors = VectorIndex(DIM)
-    with lexical.writer(fresh=True) as writer:
+    with lexical.writer(fresh=True, passages=PASSAGES) as writer:
         for article, axes in ARTICLES:
             assert len(split_passages(article, PASSAGES)) == len(axes)
             writer.upsert(article)
@@ -67,7 +67,7 @@ def ground(
     lexical, vectors = archive
     query = axis(0)
     return query, ground_query_vector(
-        query, lexical.parser.parse(text), keywords, lexical, vectors, PASSAGES, settings
+        query, lexical.parser.parse(text), keywords, lexical, vectors, settings
     )
 
 
@@ -138,7 +138,6 @@ def test_an_article_without_vectors_is_skipped(
         True,
         lexical,
         VectorIndex(DIM),
-        PASSAGES,
         ExpansionSettings(),
     )
     np.testing.assert_array_equal(grounded, query)
