@@ -3,13 +3,16 @@
 Known-item queries with relevance judgments (``{"qid", "type", "query", "relevant"}``
 per line) are run through the engine and scored with ``ir_measures`` (trec_eval's
 definitions), so the numbers mean what they mean everywhere else in IR.
+
+Each query's rank of its first relevant article is kept too (``first_ranks``), so a
+change in a mean can be traced to the queries that moved (``rank_changes``).
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,8 +83,28 @@ def _scores(
     }
 
 
-def evaluate(
+# {mode: {qid: the ranked article ids, best first}}
+Runs = dict[str, dict[str, list[str]]]
+# {mode: {qid: rank of the first relevant article (1 = top), None if not in the top DEPTH}}
+Ranks = dict[str, dict[str, int | None]]
+
+
+def run_queries(
     engine: Engine, queries: Sequence[JudgedQuery], modes: Sequence[Mode], **search_options: object
+) -> Runs:
+    """Rank every query in every mode, ``DEPTH`` articles deep."""
+    runs: Runs = {}
+    for mode in modes:
+        runs[mode] = {}
+        for q in queries:
+            # Judged queries are prose or keywords, never query syntax.
+            ranking = engine.rank(q.text, mode=mode, depth=DEPTH, plain=True, **search_options)  # type: ignore[arg-type]
+            runs[mode][q.qid] = [item.article_id for item in ranking.items]
+    return runs
+
+
+def score_runs(
+    runs: Runs, queries: Sequence[JudgedQuery]
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Scores as ``{mode: {query type or "all": {measure: value}}}``."""
     qrels = [ir_measures.Qrel(q.qid, doc, 1) for q in queries for doc in q.relevant]
@@ -89,19 +112,95 @@ def evaluate(
     for q in queries:
         types[q.type].append(q.qid)
     table: dict[str, dict[str, dict[str, float]]] = {}
-    for mode in modes:
-        run = []
-        for q in queries:
-            # Judged queries are prose or keywords, never query syntax.
-            ranking = engine.rank(q.text, mode=mode, depth=DEPTH, plain=True, **search_options)  # type: ignore[arg-type]
-            run.extend(
-                ir_measures.ScoredDoc(q.qid, item.article_id, float(DEPTH - rank))
-                for rank, item in enumerate(ranking.items)
-            )
+    for mode, by_query in runs.items():
+        run = [
+            ir_measures.ScoredDoc(qid, article_id, float(DEPTH - rank))
+            for qid, ranked in by_query.items()
+            for rank, article_id in enumerate(ranked)
+        ]
         table[mode] = {"all": _scores(qrels, run, [q.qid for q in queries])}
         for kind, qids in sorted(types.items()):
             table[mode][kind] = _scores(qrels, run, qids)
     return table
+
+
+def evaluate(
+    engine: Engine, queries: Sequence[JudgedQuery], modes: Sequence[Mode], **search_options: object
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Scores as ``{mode: {query type or "all": {measure: value}}}``."""
+    return score_runs(run_queries(engine, queries, modes, **search_options), queries)
+
+
+def first_ranks(runs: Runs, queries: Sequence[JudgedQuery]) -> Ranks:
+    """Each query's rank of its first relevant article, per mode."""
+    relevant = {q.qid: set(q.relevant) for q in queries}
+    return {
+        mode: {
+            qid: next((i for i, a in enumerate(ranked, 1) if a in relevant[qid]), None)
+            for qid, ranked in by_query.items()
+        }
+        for mode, by_query in runs.items()
+    }
+
+
+def mrr_at_10(ranks: Mapping[str, int | None]) -> float:
+    """MRR@10 of known-item queries from their first relevant ranks (as ``RR@10``)."""
+    return sum(_rr10(r) for r in ranks.values()) / len(ranks)
+
+
+def mrr_by_type(ranks: Ranks, queries: Sequence[JudgedQuery]) -> dict[str, dict[str, float]]:
+    """MRR@10 as ``{mode: {query type or "all": value}}``, from first relevant ranks."""
+    kinds: dict[str, list[str]] = defaultdict(list)
+    for q in queries:
+        kinds[q.type].append(q.qid)
+    table = {}
+    for mode, by_query in ranks.items():
+        table[mode] = {"all": mrr_at_10(by_query)}
+        for kind, qids in sorted(kinds.items()):
+            table[mode][kind] = mrr_at_10({qid: by_query[qid] for qid in qids})
+    return table
+
+
+@dataclass(frozen=True)
+class RankChange:
+    """One query whose first relevant article moved between two rank tables."""
+
+    mode: str
+    qid: str
+    before: int | None
+    after: int | None
+
+    @property
+    def reciprocal_delta(self) -> float:
+        """The change in this query's RR@10: n times what it adds to the mean's change."""
+        return _rr10(self.after) - _rr10(self.before)
+
+    def __str__(self) -> str:
+        def shown(rank: int | None) -> str:
+            return "-" if rank is None else str(rank)
+
+        return (
+            f"{self.mode} {self.qid}: rank {shown(self.before)} -> {shown(self.after)} "
+            f"(RR@10 {self.reciprocal_delta:+.3f})"
+        )
+
+
+def _rr10(rank: int | None) -> float:
+    return 0.0 if rank is None or rank > 10 else 1 / rank
+
+
+def rank_changes(before: Ranks, after: Ranks) -> list[RankChange]:
+    """The queries whose first relevant rank differs, largest RR@10 change first.
+
+    A query or mode present on one side only is listed with the other side as None.
+    """
+    changes = []
+    for mode in sorted(set(before) | set(after)):
+        old, new = before.get(mode, {}), after.get(mode, {})
+        for qid in sorted(set(old) | set(new)):
+            if old.get(qid) != new.get(qid):
+                changes.append(RankChange(mode, qid, old.get(qid), new.get(qid)))
+    return sorted(changes, key=lambda c: (-abs(c.reciprocal_delta), c.mode, c.qid))
 
 
 def similar_category_precision(engine: Engine, k: int = 10) -> float:

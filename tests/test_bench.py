@@ -11,7 +11,9 @@ from bench.generate import DEFAULT_CORPUS, generate, load_categories, write
 from bench.hnsw import distinct_articles
 from bench.measure import percentiles, run_phase
 from bench.peers import TantivySearch, build_tantivy
+from bench.quality_ranks import MODES, QUERY_SETS, compare
 from bench.report import markdown
+from search.evaluate import load_queries
 from search.ingest.articles import split_sentences
 from search.semantic.vectors import PASSAGE_BITS
 
@@ -96,3 +98,26 @@ def test_hnsw_recall_counts_articles_not_passages() -> None:
     scores = np.array([0.9, 0.8, 0.7, 0.0, 0.6])
     assert distinct_articles(ranked, scores, 2) == [(3, 0.9), (5, 0.7)]
     assert [key for key, _ in distinct_articles(ranked, scores, 10)] == [3, 5, 7]
+
+
+BASELINE = Path(__file__).parent / "data" / "quality-baseline.json"
+
+
+def test_the_quality_baseline_covers_every_judged_query() -> None:
+    baseline = json.loads(BASELINE.read_text(encoding="utf-8"))
+    for name, path in QUERY_SETS.items():
+        qids = {q.qid for q in load_queries(path)}
+        for mode in MODES:
+            assert set(baseline["ranks"][name][mode]) == qids, (name, mode)
+
+
+def test_a_quality_comparison_names_the_queries_that_moved() -> None:
+    before = json.loads(BASELINE.read_text(encoding="utf-8"))
+    after = json.loads(json.dumps(before))
+    qid = sorted(after["ranks"]["dev"]["hybrid"])[0]
+    after["ranks"]["dev"]["hybrid"][qid] = 11  # out of the top 10
+    report = compare(before, after)
+    old = before["ranks"]["dev"]["hybrid"][qid]
+    assert f"  hybrid {qid}: rank {old} -> 11" in report
+    assert report.count(": rank ") == 1  # nothing else moved
+    assert "| hybrid |" in report and "heldout-3-misspelt |" in report

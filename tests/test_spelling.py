@@ -18,7 +18,7 @@ from .conftest import SEED_ID
         ("verhandlug", "verhandl", 2),
         ("", "abc", 3),
         ("brussel", "brusel", 1),
-        ("leopoldstdat", "leopoldstadt", 1),  # two letters swapped: one slip
+        ("donaustdat", "donaustadt", 1),  # two letters swapped: one slip
     ],
 )
 def test_edit_distance(a: str, b: str, distance: int) -> None:
@@ -62,13 +62,13 @@ def test_a_correction_must_fit_the_rest_of_the_query(engine: Engine) -> None:
 @pytest.mark.parametrize(
     ("word", "whole"),
     [
-        ("contracts", True),
-        ("Indonesia", True),
-        ("lashes", True),  # the bare word-start mark, then the word
-        ("barcelona", True),  # held capitalised
+        ("hospital", True),
+        ("Kenya", True),
+        ("chicken", True),  # the bare word-start mark, then the word
+        ("canada", True),  # held capitalised
         ("Hegset", False),
-        ("Barcelnoa", False),
-        ("Wirtschaftswacshtum", False),
+        ("Cnaada", False),
+        ("Wettervorhersgae", False),
     ],
 )
 def test_words_the_multilingual_vocabulary_holds_whole_are_real_words(

@@ -14,6 +14,11 @@ What a term looks like after analysis, and why:
 - Hyphenated words index their parts and, in the index only, the joined form:
   ``Ukraine-Krieges`` yields ``ukrain``, ``krieg`` and ``ukrainekrieg``, so the
   query ``Ukrainekrieg`` finds it while the query ``Ukraine-Krieg`` asks for both parts.
+- With ``compounds`` on, German closed compounds index their parts too, in the
+  index only: ``Ukrainekrieg`` yields ``ukrainekrieg``, ``ukrain`` and ``krieg``, so
+  the query ``Krieg in der Ukraine`` finds it (``search.lexical.compounds`` says when
+  a word is split). It is off (``COMPOUNDS``) until it pays in hybrid mode too
+  (docs/quality.md); an index keeps the setting it was built with.
 - Accents are folded before stemming (``Café`` and ``Cafe`` meet) so a query typed
   without them matches.
 """
@@ -27,6 +32,8 @@ from functools import lru_cache
 
 import Stemmer
 from whoosh.analysis import CompositeAnalyzer, Filter, RegexTokenizer, Token
+
+from search.lexical.compounds import german_decompounder
 
 # Hyphen-minus, hyphen (U+2010) and non-breaking hyphen (U+2011) join word parts.
 HYPHENS = "-\u2010\u2011"
@@ -48,6 +55,8 @@ _STOP_WORD_TEXT = """
     who will with you
 """
 STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
+# Whether new indexes split German compounds (docs/quality.md, "German compounds").
+COMPOUNDS = False
 
 
 # Snowball stemmers by ISO 639-1 code; the first is the default for other languages.
@@ -110,24 +119,40 @@ def normalise_word(word: str, language: str = DEFAULT_LANGUAGE) -> str | None:
     return _stemmer(language).stemWord(fold(lowered))
 
 
+def _german_term(word: str) -> str | None:
+    return normalise_word(word, "de")
+
+
 class NewsFilter(Filter):
     """Turn raw word tokens into index terms of one language (see the module docstring)."""
 
-    def __init__(self, language: str = DEFAULT_LANGUAGE) -> None:
+    # Whoosh pickles the analyzer into the index: one written before compounds
+    # existed reads this default, and so analyses as it was built.
+    compounds = False
+
+    def __init__(self, language: str = DEFAULT_LANGUAGE, compounds: bool = COMPOUNDS) -> None:
         self.language = language
+        self.compounds = compounds
 
     def __call__(self, tokens: Iterator[Token]) -> Iterator[Token]:
         language = self.language
+        split = None
+        if self.compounds and language == "de":
+            split = german_decompounder(_german_term).split
         position = 0
         for token in tokens:
             parts = [p for p in split_hyphens(token.text) if p]
             terms = [normalise_word(part, language) for part in parts]
             first_position = position
-            for term in terms:
+            for part, term in zip(parts, terms, strict=True):
                 if term is not None:
                     token.text = term
                     token.pos = position
                     yield token
+                    if split is not None and token.mode == "index":
+                        for compound_part in split(part):
+                            token.text = compound_part
+                            yield token
                 position += 1
             if len(parts) > 1 and token.mode == "index":
                 joined = normalise_word("".join(part.lower() for part in parts), language)
@@ -144,11 +169,18 @@ def split_hyphens(word: str) -> list[str]:
     return _HYPHEN.split(word) if _HYPHEN.search(word) else [word]
 
 
-def news_analyzer(language: str = DEFAULT_LANGUAGE) -> CompositeAnalyzer:
+def news_analyzer(
+    language: str = DEFAULT_LANGUAGE, compounds: bool = COMPOUNDS
+) -> CompositeAnalyzer:
     """The analyzer of one language's text fields: tokenizer, then the news filter."""
-    return RegexTokenizer(TOKEN_PATTERN) | NewsFilter(language)
+    return RegexTokenizer(TOKEN_PATTERN) | NewsFilter(language, compounds)
 
 
-def analyze(text: str, mode: str = "query", language: str = DEFAULT_LANGUAGE) -> list[str]:
+def analyze(
+    text: str,
+    mode: str = "query",
+    language: str = DEFAULT_LANGUAGE,
+    compounds: bool = COMPOUNDS,
+) -> list[str]:
     """Index terms of ``text`` in one language's analysis; for tests and query-side checks."""
-    return [token.text for token in news_analyzer(language)(text, mode=mode)]
+    return [token.text for token in news_analyzer(language, compounds)(text, mode=mode)]

@@ -29,6 +29,7 @@ from search.ingest.dates import date_period, month_of
 from search.ingest.passages import PassageSettings, passage_source, passage_spans
 from search.lexical.analysis import (
     ANALYSED_LANGUAGES,
+    COMPOUNDS,
     DEFAULT_LANGUAGE,
     TOKEN_PATTERN,
     analysis_language,
@@ -55,11 +56,11 @@ _WORD = re.compile(TOKEN_PATTERN)
 WORD_CACHE = 50_000
 
 
-def build_schema() -> Schema:
+def build_schema(compounds: bool = COMPOUNDS) -> Schema:
     """The Whoosh schema: analysed text fields, exact-match facets, stored display fields."""
     text_fields = {
         language_field(name, language): TEXT(
-            analyzer=news_analyzer(language),
+            analyzer=news_analyzer(language, compounds),
             stored=language == DEFAULT_LANGUAGE,
             multitoken_query="and",
         )
@@ -187,9 +188,9 @@ class LexicalIndex:
         self._frequencies = lru_cache(maxsize=WORD_CACHE)(self._frequency_in)
 
     @classmethod
-    def create(cls, folder: Path) -> LexicalIndex:
+    def create(cls, folder: Path, compounds: bool = COMPOUNDS) -> LexicalIndex:
         folder.mkdir(parents=True, exist_ok=True)
-        index.create_in(str(folder), build_schema())
+        index.create_in(str(folder), build_schema(compounds))
         return cls(folder)
 
     def close(self) -> None:
