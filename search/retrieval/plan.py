@@ -85,8 +85,13 @@ class QueryPlan:
 
     @property
     def semantic_text(self) -> str:
-        """What the embedder reads: the corrected words, without syntax."""
-        return semantic_text(self.corrected or self.text)
+        """What the embedder reads: the words as typed, without syntax.
+
+        Not the spelling-corrected words: embedding those lifted the semantic side
+        on misspelt English keywords above hybrid (docs/quality.md), so the model
+        reads what it always read until fusion accounts for the correction.
+        """
+        return semantic_text(self.text)
 
     @property
     def lexical(self) -> bool:

@@ -7,20 +7,20 @@ correction works on index terms (stems) and is shown as the word as it appears i
 an article, so the reader sees ``Hegseth``, not an internal stem.
 
 A word the archive does not use is as often a correct word of another language
-(``injection`` over a German archive) as a typo, and its nearest archive term
-(``Infektion``) then changes what the query asks. So a correction must fit the rest
+(``weather`` over a German archive) as a typo, and its nearest archive term
+(``Wetter``) then changes what the query asks. So a correction must fit the rest
 of the query (the collation check of "did you mean" in larger engines): some article
 has to use it together with another word of the query the archive knows.
-``Hegset Brüssel`` becomes ``Hegseth Brüssel`` because an article names both;
-``lethal injection Supreme Court`` stays as typed, because no article names
-``Leitha`` or ``Infektion`` next to a supreme court.
+``Hegset Brüssel`` becomes ``Hegseth Brüssel`` because an article names both; an
+English phrase stays as typed when no article names the German look-alikes of its
+words next to each other.
 
 A word the packaged multilingual model's vocabulary holds whole (one
-SentencePiece piece, such as ``contracts`` or ``Indonesia``) is a real word of
-some language and is never corrected, whatever the archive holds: 130 of the 172
-words of the English keyword queries (dev and held-out) are such pieces, and of
-the 84 misspelt words in the misspelt query sets one is (``ilegal``, which is
-Spanish). A typo breaks a word into several pieces.
+SentencePiece piece, such as ``weather`` or ``Portugal``) is a real word of some
+language and is never corrected, whatever the archive holds: 130 of the 172 words
+of the English keyword queries (dev and held-out) are such pieces, and of the 84
+misspelt words in the misspelt query sets one is (a correctly spelt word of another
+language). A typo breaks a word into several pieces.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def _best_surface(
         surface = lexical.surface_form(candidate)
         if surface is None or not fits(candidate):
             continue
-        # An inflected form (``Wiedereröffnung`` for the stored ``wiedereröffnen``)
+        # An inflected form (``Eröffnung`` for the stored ``eröffnen``)
         # is judged by its stem, where the typo is all that differs; a stem is
         # compared only with terms of its own language.
         distance = min(
