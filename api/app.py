@@ -13,7 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from api import docs, page, routes, writes
 from api.conventions import REQUEST_ID, ConditionalGet, Cors, HeadAsGet, RequestId
 from api.errors import install_error_handlers, product_validation_errors
-from api.limits import BodySizeLimit
+from api.limits import AdmissionControl, BodySizeLimit
+from api.security import ReadAccess
 from search.engine import Engine
 from search.settings import Settings
 
@@ -30,7 +31,13 @@ Lexical, semantic and hybrid search over news archives.
   first `limit`) as JSON lines.
 * **Similar articles** to a stored article or to any text.
 * **Writes** (`POST /articles`, `DELETE /articles/{id}`) need the `X-API-Key`
-  header; a server without a configured key refuses every write (403).
+  header; a server without a configured key refuses every write (403). Reads are
+  open unless the server has a read key (`NEWS_SEARCH_READ_KEY`); then every route
+  but `/health` needs it (or the write key) in `X-API-Key`.
+* **Limits**: searches have a time budget (`timed_out: true` when it ran out) and
+  wildcards, prefixes, fuzzy terms and ranges expand to a bounded number of terms;
+  filters list at most 100 values each; a few expensive requests run at a time and
+  the rest wait in line (503 with `Retry-After` when the line is full).
 
 Every error has one shape: `{"error": {"status", "message", "detail"}}`. Every invalid
 or unknown parameter, in a query string or a body, is a 422 whose `detail` names it.
@@ -76,6 +83,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
     app.add_middleware(RequestId)
+    # Outside the conventions, so a refused or queued request costs nothing more.
+    app.add_middleware(AdmissionControl)
+    app.add_middleware(ReadAccess, read_key=settings.read_key, write_key=settings.api_key)
     app.include_router(routes.router)
     app.include_router(writes.router)
     app.include_router(page.router)

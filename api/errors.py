@@ -12,12 +12,14 @@ from starlette.exceptions import HTTPException
 
 from search.errors import (
     ArticleNotFound,
+    IndexDamaged,
     IndexNotBuilt,
     InputError,
     ModelError,
     ModelMismatch,
     QueryError,
     SearchError,
+    StorageError,
     WriterBusy,
 )
 from search.retrieval.filters import FilterError
@@ -28,10 +30,14 @@ _STATUS: list[tuple[type[SearchError], int]] = [
     (InputError, 400),
     (WriterBusy, 409),
     (IndexNotBuilt, 503),
+    (IndexDamaged, 503),
+    (StorageError, 503),
     (ModelMismatch, 503),
     (ModelError, 503),
 ]
 _log = logging.getLogger(__name__)
+# Seconds a client is told to wait before it retries a write that found the lock taken.
+RETRY_AFTER_SECONDS = 2
 
 
 def error_body(status: int, message: str, detail: Any = None) -> dict[str, Any]:
@@ -63,7 +69,21 @@ def product_validation_errors(openapi: dict[str, Any]) -> dict[str, Any]:
 
 
 def status_of(exc: SearchError) -> int:
+    if isinstance(exc, StorageError) and exc.disk_full:
+        return 507
     return next((code for kind, code in _STATUS if isinstance(exc, kind)), 500)
+
+
+def error_body_of(exc: Exception) -> dict[str, Any]:
+    """The body for any exception: the public message; the rest goes to the log."""
+    if isinstance(exc, SearchError):
+        status = status_of(exc)
+        if status >= 500 or status == 409:
+            # Paths, pids and hosts belong in the log, never in a response.
+            _log.warning("%s: %s", type(exc).__name__, exc)
+        return error_body(status, exc.public_message())
+    _log.exception("unhandled error", exc_info=exc)
+    return error_body(500, "internal error; the server log has the details")
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -71,7 +91,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(SearchError)
     async def _search_error(_request: Request, exc: SearchError) -> JSONResponse:
-        return error_response(status_of(exc), str(exc))
+        body = error_body_of(exc)
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)} if isinstance(exc, WriterBusy) else None
+        return JSONResponse(body, status_code=body["error"]["status"], headers=retry)
 
     @app.exception_handler(FilterError)
     async def _filter_error(request: Request, exc: FilterError) -> JSONResponse:

@@ -20,6 +20,11 @@ router = APIRouter(include_in_schema=False)
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, engine: EngineDep) -> HTMLResponse:
     stats = engine.stats()
-    return templates.TemplateResponse(
-        request, "index.html", {"articles": stats["articles"], "model": stats["model"]}
-    )
+
+    def url_for(name: str, **params: str) -> str:
+        # A path from the app's own routes (``/static/app.js``): Starlette's
+        # ``url_for`` would write the request's ``Host`` header into the page.
+        return str(request.app.url_path_for(name, **params))
+
+    context = {"articles": stats["articles"], "model": stats["model"], "url_for": url_for}
+    return templates.TemplateResponse(request, "index.html", context)

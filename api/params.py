@@ -8,6 +8,7 @@ from fastapi import Depends, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 
+from api.limits import MAX_FILTER_VALUES
 from api.schemas import ErrorOut, HitOut
 from search.engine import MAX_LIMIT, Engine
 from search.retrieval.filters import Filters
@@ -47,12 +48,20 @@ def get_filters(
         ),
     ] = None,
     source: Annotated[
-        list[str] | None, Query(description="Only these sources (repeat for several).")
+        list[str] | None,
+        Query(
+            max_length=MAX_FILTER_VALUES,
+            description="Only these sources (repeat for several).",
+        ),
     ] = None,
     language: Annotated[
-        list[str] | None, Query(description="Only these languages, e.g. `de`.")
+        list[str] | None,
+        Query(max_length=MAX_FILTER_VALUES, description="Only these languages, e.g. `de`."),
     ] = None,
-    category: Annotated[list[str] | None, Query(description="Only these categories.")] = None,
+    category: Annotated[
+        list[str] | None,
+        Query(max_length=MAX_FILTER_VALUES, description="Only these categories."),
+    ] = None,
 ) -> Filters:
     """The filters of a request; a value that makes no sense is a 400 naming the parameter."""
     return Filters.parse(date_from, date_to, source, language, category)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from api.errors import error_body, error_body_of
 from api.params import (
     EngineDep,
     FacetSize,
@@ -31,6 +32,7 @@ from api.schemas import (
 )
 from search.ingest.articles import Article
 from search.lexical.parse import MAX_QUERY_CHARS
+from search.retrieval.budget import Budget
 from search.retrieval.filters import Filters
 from search.retrieval.paging import MAX_CURSOR_CHARS
 from search.retrieval.results import Mode, Ranked, SearchResults, Sort
@@ -143,20 +145,34 @@ def export(
         Query(ge=1, le=MAX_EXPORT, description="At most this many matches, best first."),
     ] = None,
 ) -> JSONLinesResponse:
-    """Every match of a query (or the first ``limit``) as JSON lines, streamed as read."""
-    rows = engine.matches(q, mode=mode, filters=filters, sort=sort, strict=syntax == "strict")
+    """Every match of a query (or the first ``limit``) as JSON lines, streamed as read.
+
+    An export that cannot be completed ends with one line in the error shape
+    (`{"error": {...}}`) instead of stopping short, so a reader can tell.
+    """
+    budget = Budget(engine.search_seconds)
+    rows = engine.matches(
+        q, mode=mode, filters=filters, sort=sort, strict=syntax == "strict", budget=budget
+    )
     return JSONLinesResponse(
-        _json_lines(islice(rows, limit)),
+        _json_lines(islice(rows, limit), budget),
         headers={"Content-Disposition": 'attachment; filename="matches.jsonl"'},
     )
 
 
-def _json_lines(rows: Iterator[tuple[Article, Ranked]]) -> Iterator[str]:
-    for rank, (article, item) in enumerate(rows, start=1):
-        row = ExportRowOut(
-            **article.to_dict(), rank=rank, score=item.score, scores=item.scores.__dict__
-        )
-        yield json.dumps(row.model_dump(), ensure_ascii=False) + "\n"
+def _json_lines(rows: Iterator[tuple[Article, Ranked]], budget: Budget) -> Iterator[str]:
+    try:
+        for rank, (article, item) in enumerate(rows, start=1):
+            row = ExportRowOut(
+                **article.to_dict(), rank=rank, score=item.score, scores=item.scores.__dict__
+            )
+            yield json.dumps(row.model_dump(), ensure_ascii=False) + "\n"
+    except Exception as exc:  # the status line is sent: the error travels as the last line
+        yield json.dumps(error_body_of(exc), ensure_ascii=False) + "\n"
+        return
+    if budget.timed_out:
+        message = "the query ran out of time; this export holds only the matches found by then"
+        yield json.dumps(error_body(503, message, budget.notices), ensure_ascii=False) + "\n"
 
 
 @router.get(
@@ -218,12 +234,13 @@ def similar_to_text(engine: EngineDep, request: SimilarIn) -> SearchOut:
 @router.get("/health", response_model=HealthOut, responses=errors(503), tags=["service"])
 def health(engine: EngineDep) -> HealthOut:
     """Liveness plus what is being served (cheap enough to poll)."""
-    stats = engine.stats()
+    # From the manifest alone: no index searcher is opened for a probe.
+    manifest = engine.manifest
     return HealthOut(
         status="ok",
-        generation=stats["generation"],
-        articles=stats["articles"],
-        model=stats["model"],
+        generation=manifest.generation,
+        articles=manifest.articles,
+        model=manifest.model,
     )
 
 
@@ -231,4 +248,6 @@ def health(engine: EngineDep) -> HealthOut:
 def stats(engine: EngineDep) -> StatsOut:
     """What the index holds, which model built it, and its spread over months and sources."""
     facets = FacetsOut.model_validate(engine.facets().to_dict())
-    return StatsOut.model_validate({**engine.stats(), "facets": facets})
+    # The folder's name only: a response never shows where on the disk the index lives.
+    stats = {**engine.stats(), "index": engine.folder.path.name}
+    return StatsOut.model_validate({**stats, "facets": facets})

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from api.limits import MAX_FILTER_VALUES
 from search.lexical.parse import MAX_QUERY_CHARS
 from search.retrieval.results import Matched
 
@@ -259,9 +260,9 @@ class SimilarIn(BaseModel):
     offset: int = Field(0, ge=0, le=10_000)
     date_from: str | None = Field(None, alias="from", max_length=40, examples=["2025-02"])
     date_to: str | None = Field(None, alias="to", max_length=40)
-    source: list[str] | None = None
-    language: list[str] | None = None
-    category: list[str] | None = None
+    source: list[str] | None = Field(None, max_length=MAX_FILTER_VALUES)
+    language: list[str] | None = Field(None, max_length=MAX_FILTER_VALUES)
+    category: list[str] | None = Field(None, max_length=MAX_FILTER_VALUES)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 

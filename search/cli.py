@@ -26,11 +26,13 @@ from search.cli_options import (
     check_port,
     filter_options,
     parse_filters,
+    read_key_file,
     sort_option,
+    wait_option,
 )
 from search.cli_output import print_results
 from search.engine import BuildReport, Engine
-from search.errors import SearchError
+from search.errors import IndexDamaged, SearchError
 from search.ingest.articles import RecordError, expand_sources
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
@@ -162,10 +164,11 @@ def rebuild(sources: tuple[Path, ...], index: Path | None, model: str | None) ->
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_option
+@wait_option
 @_reports_errors
-def add(sources: tuple[Path, ...], index: Path | None) -> None:
+def add(sources: tuple[Path, ...], index: Path | None, wait: float) -> None:
     """Add or replace (by id) the articles in SOURCES."""
-    engine = Engine(_settings(index).index)
+    engine = Engine(_settings(index).index, write_wait=wait)
     with _progress(list(sources)) as progress:
         report = engine.add_files(list(sources), progress=progress)
     _finish(report, "added")
@@ -174,10 +177,11 @@ def add(sources: tuple[Path, ...], index: Path | None) -> None:
 @main.command()
 @click.argument("ids", nargs=-1, required=True)
 @index_option
+@wait_option
 @_reports_errors
-def delete(ids: tuple[str, ...], index: Path | None) -> None:
+def delete(ids: tuple[str, ...], index: Path | None, wait: float) -> None:
     """Delete articles by id."""
-    deleted = Engine(_settings(index).index).delete(list(ids))
+    deleted = Engine(_settings(index).index, write_wait=wait).delete(list(ids))
     click.echo(f"deleted {deleted} of {len(ids)} articles")
 
 
@@ -302,9 +306,11 @@ def export(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
 @click.option(
-    "--api-key",
+    "--api-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Key that allows writes [default: $NEWS_SEARCH_API_KEY; none: writes refused].",
+    help="File whose first line is the key that allows writes "
+    "[default: $NEWS_SEARCH_API_KEY; none: writes refused].",
 )
 @click.option(
     "--cors-origin",
@@ -313,29 +319,77 @@ def export(
     help="Let browsers on this origin call the API (repeatable) "
     "[default: $NEWS_SEARCH_CORS_ORIGINS; none].",
 )
+@click.option("--api-key", hidden=True, default=None)
 @_reports_errors
 def serve(
-    index: Path | None, host: str, port: int, api_key: str | None, cors_origins: tuple[str, ...]
+    index: Path | None,
+    host: str,
+    port: int,
+    api_key_file: Path | None,
+    cors_origins: tuple[str, ...],
+    api_key: str | None,
 ) -> None:
-    """Serve the web API and search page."""
+    """Serve the web API and search page.
+
+    Reads are open to anyone who reaches the server unless $NEWS_SEARCH_READ_KEY is
+    set; NEWS_SEARCH_QUERY_LOG=0 keeps requests (and so queries) out of the log.
+    """
     import uvicorn
 
+    if api_key is not None:
+        # ``ps`` shows a command line to every local user.
+        raise click.UsageError(
+            "--api-key would show the key to everyone who can list processes; "
+            "set NEWS_SEARCH_API_KEY or use --api-key-file"
+        )
+    key = read_key_file(api_key_file) if api_key_file else None
     settings = Settings.from_env().with_overrides(
-        index=index, api_key=api_key, cors_origins=cors_origins or None
+        index=index, api_key=key, cors_origins=cors_origins or None
     )
     check_index_path(settings.index)
-    IndexFolder(settings.index).current()  # fail here, in one line, if nothing is built
+    # Open the index once here, so that nothing built, a damaged file or another
+    # model is one line now rather than a traceback from the server's startup.
+    Engine(settings.index, model=settings.model)
     check_port(host, port)
     os.environ.update(settings.to_env())
     click.echo(f"serving {settings.index} on http://{host}:{port}/", err=True)
     started = time.perf_counter()
     try:
-        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, log_level="info")
+        uvicorn.run(
+            "api.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_level="info",
+            access_log=settings.query_log,
+        )
     except SystemExit as exc:
         # uvicorn exits 3 when it cannot start; 3 means rejected records here.
         if exc.code:
             raise UserError(f"the server could not start on {host}:{port} (see above)") from exc
     click.echo(f"stopped after {time.perf_counter() - started:.0f}s", err=True)
+
+
+@main.command()
+@index_option
+@_reports_errors
+def check(index: Path | None) -> None:
+    """Verify every file of the live generation against its checksums, then open it."""
+    from search.storage.integrity import CHECKSUMS_FILE, check_contents
+
+    folder = IndexFolder(_settings(index).index)
+    lease = folder.lease_current()
+    problems = []
+    if (lease.path / CHECKSUMS_FILE).exists():
+        problems = check_contents(lease.path)
+    else:
+        click.echo(f"warning: {lease.name} was written without checksums; the next write adds them")
+    if problems:
+        for problem in problems[:-1]:
+            click.echo(f"error: {problem}", err=True)
+        raise IndexDamaged(problems[-1])
+    engine = Engine(folder.path)  # the cheap checks and every part loading
+    click.echo(f"ok: {lease.name}, {engine.stats()['articles']} articles")
 
 
 @main.command("eval")

@@ -84,3 +84,24 @@ def check_port(host: str, port: int) -> None:
             probe.bind(address)
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+
+
+wait_option = click.option(
+    "--wait",
+    type=click.FloatRange(0, 3600),
+    default=0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Wait this long for another writer to finish instead of failing at once.",
+)
+
+
+def read_key_file(path: Path) -> str:
+    """The key in the first line of ``path`` (a key never goes on a command line)."""
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc}", param_hint="--api-key-file") from exc
+    if not key:
+        raise click.BadParameter(f"{path} is empty", param_hint="--api-key-file")
+    return key

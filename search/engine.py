@@ -23,6 +23,7 @@ from search.ingest.articles import Article, ReadReport, expand_sources, read_art
 from search.ingest.indexing import Progress
 from search.ingest.passages import PassageSettings
 from search.lexical.parse import MAX_QUERY_CHARS, plain_words
+from search.retrieval.budget import SEARCH_SECONDS, Budget
 from search.retrieval.facets import Facets, count_documents, count_facets
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
@@ -78,8 +79,14 @@ class Engine:
         embedder: Embedder | None = None,
         expansion: ExpansionSettings | None = None,
         semantic: SemanticSettings | None = None,
+        write_wait: float = 0.0,
+        search_seconds: float = SEARCH_SECONDS,
     ) -> None:
         self.folder = IndexFolder(path)
+        # Seconds a write waits for another writer to finish before it gives up.
+        self.write_wait = write_wait
+        # Seconds a search runs before it returns what it has (``timed_out``).
+        self.search_seconds = search_seconds
         self.expansion = expansion or ExpansionSettings()
         self.semantic = semantic or SemanticSettings()
         self._expected_model = embedder.name if embedder else (model_name(model) if model else None)
@@ -176,7 +183,7 @@ class Engine:
         copy), so no reader and no later open can see an article on one side only,
         and nothing needs repair.
         """
-        with self.folder.writer_lock():
+        with self.folder.writer_lock(self.write_wait):
             target, report = derive_generation(
                 self.folder,
                 self._current(wait=True),
@@ -293,7 +300,9 @@ class Engine:
         # A cursor's article may have moved down since its page: room for a page more.
         wanted = offset + limit if cursor is None else claimed_position(cursor) + limit + MAX_LIMIT
         reach = None if sort != "relevance" else max(CANDIDATE_DEPTH, wanted)
-        ranking, matches = self._rank(generation, plan, fusion, sort, reach)
+        budget = Budget(self.search_seconds)
+        with budget.spent_by_this_search():
+            ranking, matches = self._rank(generation, plan, fusion, sort, reach)
         ids = [item.article_id for item in ranking.items]
         key = fingerprint(
             {"q": plan.text, "mode": mode, "fusion": fusion, "sort": sort, **plan.filters.to_dict()}
@@ -311,7 +320,8 @@ class Engine:
             next=encode_cursor(Cursor(end, ids[end - 1]), key) if end < ranking.total else None,
             facets=count_documents(columns, matches.docnums()) if facets else None,
             interpreted_as=plan.interpreted_as,
-            notices=list(plan.notices),
+            notices=[*plan.notices, *budget.notices],
+            timed_out=budget.timed_out,
         )
 
     def matches(
@@ -322,17 +332,21 @@ class Engine:
         filters: Filters | None = None,
         sort: Sort = "relevance",
         strict: bool = False,
+        budget: Budget | None = None,
     ) -> Iterator[tuple[Article, Ranked]]:
         """Every match of ``query`` in ranking order, for export.
 
-        The ranking (ids and scores) is made now; the stored articles are loaded one
-        at a time as the iterator is read.
+        The ranking (ids and scores) is made now, within ``budget``; the stored
+        articles are loaded one at a time as the iterator is read, from the
+        generation ranked, which the iterator holds (lease and all) until it ends:
+        a write meanwhile never deletes what an export still reads.
         """
         _check_options(fusion, sort)
         generation = self._current()
         plan = make_plan(query, mode, generation.lexical, filters, strict)
-        ranking, _matches = self._rank(generation, plan, fusion, sort, None)
-        return stored_articles(generation.lexical, ranking.items)
+        with (budget or Budget(self.search_seconds)).spent_by_this_search():
+            ranking, _matches = self._rank(generation, plan, fusion, sort, None)
+        return _stored(generation, ranking.items)
 
     def facets(self, filters: Filters | None = None) -> Facets:
         """How the archive (or its filtered part) spreads over months, sources and more."""
@@ -386,3 +400,9 @@ class Engine:
             next=encode_cursor(Cursor(end, ids[end - 1]), key) if end < len(ids) else None,
             notices=notices,
         )
+
+
+def _stored(generation: Generation, items: list[Ranked]) -> Iterator[tuple[Article, Ranked]]:
+    """The stored articles of ``items``; the generator's frame holds ``generation``, and
+    with it the reader lease, until the last one is read or the generator is dropped."""
+    yield from stored_articles(generation.lexical, items)

@@ -15,13 +15,17 @@ ENV_PREFIX = "NEWS_SEARCH_"
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the index lives, which model to expect, and who may write over HTTP."""
+    """Where the index lives, which model to expect, who may write and read over HTTP,
+    and whether requests (with their queries) are logged."""
 
     index: Path = Path("index")
     model: str | None = None
     api_key: str | None = None
     # Origins whose browsers may call the API (CORS); none by default.
     cors_origins: tuple[str, ...] = ()
+    # None: reads are open to anyone who reaches the server (the documented default).
+    read_key: str | None = None
+    query_log: bool = True
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -31,6 +35,9 @@ class Settings:
             model=env.get(f"{ENV_PREFIX}MODEL") or None,
             api_key=env.get(f"{ENV_PREFIX}API_KEY") or None,
             cors_origins=tuple(env.get(f"{ENV_PREFIX}CORS_ORIGINS", "").split()),
+            read_key=env.get(f"{ENV_PREFIX}READ_KEY") or None,
+            query_log=env.get(f"{ENV_PREFIX}QUERY_LOG", "1").strip().lower()
+            not in ("0", "false", "no", "off"),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -42,6 +49,9 @@ class Settings:
             env[f"{ENV_PREFIX}API_KEY"] = self.api_key
         if self.cors_origins:
             env[f"{ENV_PREFIX}CORS_ORIGINS"] = " ".join(self.cors_origins)
+        if self.read_key:
+            env[f"{ENV_PREFIX}READ_KEY"] = self.read_key
+        env[f"{ENV_PREFIX}QUERY_LOG"] = "1" if self.query_log else "0"
         return env
 
     def with_overrides(self, **changes: object) -> Settings:

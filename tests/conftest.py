@@ -130,15 +130,20 @@ def writable_engine(tmp_path: Path, tiny_sources: list[Path], embedder: Embedder
 
 
 @contextlib.contextmanager
-def running_server(index: Path, *options: str, timeout: float = 90) -> Iterator[str]:
-    """``news-search serve`` on a free loopback port until the block ends; yields its URL."""
+def running_server(
+    index: Path, *options: str, timeout: float = 90, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """``news-search serve`` on a free loopback port until the block ends; yields its URL.
+
+    ``env`` adds to the environment (keys go there, never on the command line)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     command = [sys.executable, "-m", "search", "serve", "--index", str(index), "--port", str(port)]
-    env = {**os.environ, "NEWS_SEARCH_API_KEY": ""}  # writes only with an explicit --api-key
+    # Writes only with a key the test gives.
+    environment = {**os.environ, "NEWS_SEARCH_API_KEY": "", **(env or {})}
     process = subprocess.Popen(
-        [*command, *options], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [*command, *options], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -192,7 +192,7 @@ def test_an_unexpected_error_keeps_its_request_id(tiny_index: Path) -> None:
             raise RuntimeError("a bug")
 
         app.state.engine.stats = fail
-        response = broken.get("/health", headers={"X-Request-ID": "trace-500"})
+        response = broken.get("/stats", headers={"X-Request-ID": "trace-500"})
     assert response.status_code == 500
     assert response.headers["x-request-id"] == "trace-500"
     assert response.json()["error"]["status"] == 500 and "a bug" not in response.text

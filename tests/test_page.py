@@ -65,7 +65,9 @@ def server(
     """`news-search serve` on a fresh index, with a key so the test can post an article."""
     path = tmp_path_factory.mktemp("page") / "index"
     Engine.rebuild(tiny_sources, path, embedder=embedder)
-    with running_server(path, "--api-key", API_KEY, "--cors-origin", ORIGIN) as base:
+    with running_server(
+        path, "--cors-origin", ORIGIN, env={"NEWS_SEARCH_API_KEY": API_KEY}
+    ) as base:
         posted = httpx.post(
             f"{base}/articles", json=HOSTILE, headers={"X-API-Key": API_KEY}, timeout=60
         )

@@ -19,6 +19,7 @@ test above fails if an upgrade changes them.
 from __future__ import annotations
 
 import threading
+from array import array
 from collections import OrderedDict
 from pickle import loads
 from zlib import decompress
@@ -29,13 +30,14 @@ from whoosh.matching import (
     ArrayUnionMatcher,
     IntersectionMatcher,
     LeafMatcher,
+    ListMatcher,
     Matcher,
     NullMatcherClass,
     UnionMatcher,
     WrappingMatcher,
 )
 from whoosh.matching.wrappers import FilterMatcher
-from whoosh.query import Query
+from whoosh.query import Every, Query
 from whoosh.scoring import BM25FScorer, WeightingModel, WeightScorer
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
@@ -143,6 +145,21 @@ class _Segment:
         return FilterMatcher(leaf, deleted, exclude=True) if deleted else leaf
 
 
+class _AllMatcher(ListMatcher):
+    """The matcher of ``AllDocuments``, told apart from other list matchers by its type."""
+
+
+class AllDocuments(Every):
+    """Every live document, each scoring the boost (Whoosh's ``Every`` over a field
+    reads every posting list of the field to find the same documents)."""
+
+    def __init__(self, boost: float = 1.0) -> None:
+        super().__init__(None, boost=boost)
+
+    def matcher(self, searcher: Searcher, context: object = None) -> Matcher:
+        return _AllMatcher(array("I", searcher.reader().all_doc_ids()), all_weights=self.boost)
+
+
 def score_query(searcher: Searcher, q: Query, cache: PostingCache) -> Scored | None:
     """Whether each document matches ``q`` and its BM25F score, exactly as Whoosh scores it.
 
@@ -196,6 +213,10 @@ def _evaluate(m: Matcher, segment: _Segment) -> Scored:
             matched |= mc
             total = total + np.where(mc, sc * m._boost, 0.0)
         return matched, total
+    if kind is _AllMatcher:
+        matched = np.zeros(segment.size, dtype=bool)
+        matched[np.asarray(m._ids, dtype=np.int64)] = True
+        return matched, np.where(matched, m.weight(), 0.0)
     if kind is NullMatcherClass:
         return np.zeros(segment.size, dtype=bool), np.zeros(segment.size)
     raise _Unsupported(kind.__name__)

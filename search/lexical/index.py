@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from whoosh import index, scoring
 from whoosh import query as wq
+from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
@@ -39,6 +40,7 @@ from search.lexical.analysis import (
 )
 from search.lexical.bm25 import PostingCache, Scored, score_query
 from search.lexical.columns import ColumnCache, Columns
+from search.lexical.expansion import bounded
 from search.lexical.nearby import LexiconCache
 from search.lexical.parse import (
     FIELDS_OF_LANGUAGE,
@@ -49,11 +51,16 @@ from search.lexical.parse import (
     language_field,
 )
 from search.lexical.tiers import LexicalHits, merge, top
+from search.retrieval import budget as budgets
+from search.retrieval.budget import Budget
 
 _LANGUAGE_OF_FIELD = {f: language for language, fs in FIELDS_OF_LANGUAGE.items() for f in fs}
 # The analyzer's tokenizer pattern: the words it analyses one by one.
 _WORD = re.compile(TOKEN_PATTERN)
 WORD_CACHE = 50_000
+# Whoosh's collector gets at least this long, even when slow earlier steps (a cold
+# cache) spent the search's budget: an answer cut short beats none.
+MIN_COLLECT_SECONDS = 0.2
 
 
 def build_schema(compounds: bool = COMPOUNDS) -> Schema:
@@ -306,7 +313,9 @@ class LexicalIndex:
         return int(np.count_nonzero(matched)), top(matched, scores, n).tolist()
 
     def _docnums(self, searcher: Searcher, q: wq.Query) -> np.ndarray:
-        """Document numbers of every match of ``q``, ascending."""
+        """Document numbers of every match of ``q``, ascending (patterns within the
+        running search's budget, as in ``search``)."""
+        q = bounded(q, searcher.reader(), budgets.current())
         scored = score_query(searcher, q, self._postings)
         if scored is not None:
             return np.flatnonzero(scored[0])
@@ -318,6 +327,7 @@ class LexicalIndex:
         depth: int | None,
         allowed: np.ndarray | None = None,
         first: int | None = None,
+        budget: Budget | None = None,
     ) -> LexicalHits:
         """Rank the articles ``allowed`` (a mask by document number, see ``allowed``;
         None: all); for keyword queries, those with every word first.
@@ -325,13 +335,17 @@ class LexicalIndex:
         Each pass ranks ``depth`` articles (None: every match), which decides the
         tiers and their scores; of the merged ranking the first ``first`` are
         returned (None: all ranked). ``total`` counts every match either way.
+        ``budget`` (default: the running search's, ``search.retrieval.budget``) caps
+        wildcard, prefix, fuzzy and range expansion and the time spent.
         """
+        budget = budget or budgets.current()
         searcher = self._current()
         columns = self._columns.get(searcher)
         passes = [parsed.strict, parsed.loose] if parsed.is_keyword_query else [parsed.loose]
+        passes = [bounded(q, searcher.reader(), budget) for q in passes]
         scored = [score_query(searcher, q, self._postings) for q in passes]
         if any(s is None for s in scored):
-            return self._search_whoosh(searcher, passes, depth, allowed, first)
+            return self._search_whoosh(searcher, passes, depth, allowed, first, budget)
         return merge(scored, allowed, depth, first, columns.ids, columns.docnum_of)  # type: ignore[arg-type]
 
     def _search_whoosh(
@@ -341,8 +355,12 @@ class LexicalIndex:
         depth: int | None,
         allowed: np.ndarray | None,
         first: int | None,
+        budget: Budget,
     ) -> LexicalHits:
-        """``search`` by Whoosh's own collector, for queries ``score_query`` does not take."""
+        """``search`` by Whoosh's own collector, for queries ``score_query`` does not take.
+
+        The collector stops when the budget's deadline passes, keeping what it found.
+        """
         columns = self._columns.get(searcher)
         size = searcher.doc_count_all()
         ranked: list[Scored] = []
@@ -350,7 +368,16 @@ class LexicalIndex:
         # Whoosh takes a set of document numbers as a filter.
         filter = None if allowed is None else set(np.flatnonzero(allowed).tolist())
         for q in passes:
-            results = searcher.search(q, limit=depth, filter=filter)
+            collector = TimeLimitCollector(
+                searcher.collector(limit=depth, filter=filter),
+                max(budget.remaining(), MIN_COLLECT_SECONDS),
+                use_alarm=False,
+            )
+            with contextlib.suppress(TimeLimit):
+                searcher.search_with_collector(q, collector)
+            if collector.timedout:
+                budget.timed_out = True
+            results = collector.results()
             total = max(total, len(results))
             matched, scores = np.zeros(size, dtype=bool), np.zeros(size)
             for score, docnum in results.top_n:

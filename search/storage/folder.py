@@ -19,17 +19,20 @@ keeps its files.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
-import sys
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
-from search.errors import IndexNotBuilt, WriterBusy
+from search.errors import IndexDamaged, IndexNotBuilt, StorageError, WriterBusy
 
 CURRENT_FILE = "CURRENT"
 LOCK_FILE = "writer.lock"
@@ -40,6 +43,10 @@ LEXICAL_DIR = "lexical"
 _WHOOSH_LOCK_SUFFIX = "LOCK"
 # How often ``lease_current`` re-reads CURRENT when writers keep switching under it.
 _LEASE_ATTEMPTS = 20
+# What CURRENT may name: a generation folder inside the index folder, nothing else.
+_GENERATION_NAME = re.compile(r"gen-[0-9]{6,}")
+# How often a writer waiting for the lock tries again.
+_LOCK_POLL_SECONDS = 0.1
 
 
 class Lease:
@@ -76,13 +83,24 @@ class IndexFolder:
     # -- reading -----------------------------------------------------------------------
 
     def live_name(self) -> str:
-        """The name CURRENT holds, without checking that the folder exists."""
+        """The name CURRENT holds, without checking that the folder exists.
+
+        Only a generation inside this folder is accepted: CURRENT never leads a
+        reader to another place on the disk.
+        """
         try:
-            return (self.path / CURRENT_FILE).read_text(encoding="utf-8").strip()
+            name = (self.path / CURRENT_FILE).read_text(encoding="utf-8").strip()
         except FileNotFoundError as exc:
             raise IndexNotBuilt(
                 f"{self.path}: no index built here yet; run `news-search rebuild`"
             ) from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise IndexDamaged(f"{self.path / CURRENT_FILE}: unreadable ({exc})") from exc
+        if not _GENERATION_NAME.fullmatch(name):
+            raise IndexDamaged(
+                f"{self.path / CURRENT_FILE}: names {name[:80]!r}, not a generation of this folder"
+            )
+        return name
 
     def current_name(self) -> str:
         name = self.live_name()
@@ -207,53 +225,86 @@ class IndexFolder:
             raise RuntimeError("changing generations needs the writer lock")
 
     @contextlib.contextmanager
-    def writer_lock(self) -> Iterator[None]:
-        """Hold the single-writer lock; a second writer fails at once, naming the holder.
+    def writer_lock(self, wait: float = 0.0) -> Iterator[None]:
+        """Hold the single-writer lock, waiting up to ``wait`` seconds for it.
 
-        The lock is an ``flock``, so the kernel drops it when its holder dies: a killed
-        writer never leaves the index locked.
+        A writer that does not get it in time fails, naming the holder. The lock is
+        an ``flock``, so the kernel drops it when its holder dies: a killed writer
+        never leaves the index locked. The file records the holder's pid and host,
+        never its arguments (they may hold secrets), and is readable by its owner only.
+        An OS error while the lock is held (a full disk) becomes a ``StorageError``.
         """
-        self.path.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path / LOCK_FILE, "a+", encoding="utf-8")  # noqa: SIM115
+        with storage_errors(self.path):
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+            os.fchmod(fd, 0o600)  # a lock file written by an older version was 0644
+        handle = os.fdopen(fd, "r+", encoding="utf-8")
         try:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
+            self._acquire(handle, wait)
+            with contextlib.suppress(OSError):  # the record is a courtesy, the flock is the lock
                 handle.seek(0)
-                raise WriterBusy(
-                    f"{self.path} is being written by {_describe_holder(handle.read())}; "
-                    "try again when it has finished"
-                ) from exc
-            handle.seek(0)
-            handle.truncate()
-            handle.write(
-                json.dumps(
-                    {
-                        "pid": os.getpid(),
-                        "host": socket.gethostname(),
-                        "command": " ".join([_program(), *sys.argv[1:3]]),
-                    }
-                )
-            )
-            handle.flush()
+                handle.truncate()
+                handle.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+                handle.flush()
             self._writing = True
             try:
-                yield
+                with storage_errors(self.path):
+                    yield
             finally:
                 self._writing = False
         finally:
             handle.close()
 
+    def _acquire(self, handle: TextIO, wait: float) -> None:
+        fd = handle.fileno()
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError as exc:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = _describe_holder(handle.read())
+                    waited = f" after waiting {wait:g}s" if wait else ""
+                    raise WriterBusy(
+                        f"{self.path} is being written by {holder}{waited}; try again when it "
+                        "has finished (or wait for it with --wait SECONDS)"
+                    ) from exc
+            time.sleep(_LOCK_POLL_SECONDS)
 
-def _program() -> str:
-    name = Path(sys.argv[0]).name
-    return "news-search" if name == "__main__.py" else name  # ``python -m search``
+
+@contextlib.contextmanager
+def storage_errors(path: Path) -> Iterator[None]:
+    """Turn an OS error of a write into one ``StorageError`` line (a full disk says so).
+
+    FAISS reports a failed write as a ``RuntimeError`` ("write error in ... (No space
+    left on device)"), so that one is translated too.
+    """
+    try:
+        yield
+    except OSError as exc:
+        full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise _storage_error(path, full, exc.strerror or str(exc)) from exc
+    except RuntimeError as exc:
+        if "write error" not in str(exc):
+            raise
+        full = os.strerror(errno.ENOSPC) in str(exc)
+        raise _storage_error(path, full, "a write failed") from exc
+
+
+def _storage_error(path: Path, full: bool, reason: str) -> StorageError:
+    return StorageError(
+        f"cannot write the index in {path}: {'the disk is full' if full else reason}; "
+        "the previous version is unchanged",
+        disk_full=full,
+    )
 
 
 def _describe_holder(text: str) -> str:
     try:
         holder = json.loads(text)
-        return f"pid {holder['pid']} on {holder['host']} ({holder['command']})"
+        return f"pid {holder['pid']} on {holder['host']}"
     except (ValueError, KeyError, TypeError):
         return "another process"
 

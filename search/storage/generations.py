@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search.errors import InputError
+from search.errors import IndexDamaged, InputError
 from search.ingest.articles import Article, ReadReport, RecordError, expand_sources, read_articles
 from search.ingest.indexing import (
     BATCH_ARTICLES,
@@ -31,10 +31,17 @@ from search.ingest.indexing import (
 from search.ingest.passages import PassageSettings
 from search.lexical.index import LexicalIndex
 from search.semantic.embedders import Embedder
-from search.semantic.neighbours import NeighbourTable
-from search.semantic.vectors import VectorIndex
+from search.semantic.neighbours import NEIGHBOURS_FILE, NeighbourTable
+from search.semantic.vectors import KEYS_FILE, VECTORS_FILE, VectorIndex
 from search.storage.folder import LEXICAL_DIR, IndexFolder, Lease
-from search.storage.manifest import Manifest
+from search.storage.integrity import (
+    CHECKSUMS_FILE,
+    check_sizes,
+    damage,
+    open_part,
+    write_checksums,
+)
+from search.storage.manifest import MANIFEST_FILE, Manifest
 
 
 @dataclass
@@ -56,15 +63,54 @@ class Generation:
 
     def __init__(self, lease: Lease) -> None:
         self.lease = lease
-        self.folder = lease.path
+        self.folder = folder = lease.path
         self.name = lease.name
-        self.manifest = Manifest.load(self.folder)
-        self.lexical = LexicalIndex(self.folder / LEXICAL_DIR)
-        self.vectors = VectorIndex.load(self.folder)
+        self.manifest = Manifest.load(folder)  # first: an old schema asks for a rebuild
+        check_sizes(folder)  # a truncated or missing file, named, before anything reads it
+        if self.manifest.checksummed and not (folder / CHECKSUMS_FILE).is_file():
+            raise IndexDamaged(f"{folder / CHECKSUMS_FILE}: missing")
+        lexical = folder / LEXICAL_DIR
+        self.lexical = open_part(folder, lexical, lambda: LexicalIndex(lexical))
+        self.vectors = _load_vectors(folder)
         # None for a generation written before tables existed: similar articles then
         # rank without the re-ranking until the next write (computing the table on a
         # request would take minutes at 100k articles).
-        self.neighbours = NeighbourTable.load(self.folder)
+        self.neighbours = open_part(
+            folder, folder / NEIGHBOURS_FILE, lambda: NeighbourTable.load(folder)
+        )
+        self._check_agreement()
+
+    def _check_agreement(self) -> None:
+        """Both sides hold the same articles in vectors of the manifest's dimension."""
+        folder = self.folder
+        stored = self.vectors._index.d  # what the FAISS file really holds
+        if not self.manifest.dim == self.vectors.dim == stored:
+            raise IndexDamaged(
+                f"{folder / MANIFEST_FILE}: dimension {self.manifest.dim}, but "
+                f"{KEYS_FILE} says {self.vectors.dim} and {VECTORS_FILE} holds {stored}"
+            )
+        lexical = open_part(
+            folder, folder / LEXICAL_DIR, lambda: set(self.lexical.columns().docnum_of)
+        )
+        semantic = self.vectors.ids()
+        for only, there, missing in (
+            (lexical - semantic, LEXICAL_DIR, KEYS_FILE),
+            (semantic - lexical, KEYS_FILE, LEXICAL_DIR),
+        ):
+            if only:
+                raise IndexDamaged(
+                    f"{folder / missing}: lacks {len(only)} article(s) that {there} holds, "
+                    f"e.g. {min(only)!r}"
+                )
+
+
+def _load_vectors(folder: Path) -> VectorIndex:
+    """The vector index; a failure names the file it came from (FAISS raises RuntimeError)."""
+    try:
+        return VectorIndex.load(folder)
+    except Exception as exc:
+        part = VECTORS_FILE if isinstance(exc, RuntimeError) else KEYS_FILE
+        raise damage(folder, folder / part, exc) from exc
 
 
 def build_generation(
@@ -107,7 +153,9 @@ def build_generation(
                 passages=settings,
                 articles=stats.articles,
                 passage_count=vectors.passage_count,
+                checksummed=True,
             ).save(target)
+            write_checksums(target)
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)
             raise
@@ -167,9 +215,11 @@ def derive_generation(
             generation=target.name,
             articles=lexical.count(),
             passage_count=vectors.passage_count,
+            checksummed=True,
         )
         manifest.save(target)
         lexical.close()
+        write_checksums(target, base=source.folder)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

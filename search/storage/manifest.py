@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from search.errors import IndexNotBuilt
+from search.errors import IndexDamaged, IndexNotBuilt
 from search.ingest.passages import PassageSettings
 
 # 3: passage spans stored with each article, modules moved into subpackages (the
@@ -33,6 +33,9 @@ class Manifest:
     articles: int = 0
     passage_count: int = 0
     schema_version: int = SCHEMA_VERSION
+    # Whether the generation lists its files' checksums (search.storage.integrity); an
+    # index written before they existed has none, and a missing list is damage only here.
+    checksummed: bool = False
     created: str = field(default_factory=_now)
     updated: str = field(default_factory=_now)
 
@@ -55,11 +58,19 @@ class Manifest:
         except FileNotFoundError as exc:
             raise IndexNotBuilt(f"{folder}: no {MANIFEST_FILE}; run `news-search rebuild`") from exc
         except (OSError, ValueError) as exc:
-            raise IndexNotBuilt(f"{path}: unreadable manifest ({exc})") from exc
+            raise IndexDamaged(f"{path}: unreadable manifest ({exc})") from exc
+        if not isinstance(data, dict):
+            raise IndexDamaged(f"{path}: unreadable manifest (not an object)")
         if data.get("schema_version") != SCHEMA_VERSION:
             raise IndexNotBuilt(
                 f"{folder}: index schema version {data.get('schema_version')} is not "
                 f"{SCHEMA_VERSION}; rebuild it with `news-search rebuild`"
             )
-        data["passages"] = PassageSettings(**data.get("passages", {}))
-        return cls(**data)
+        try:
+            data["passages"] = PassageSettings(**data.get("passages", {}))
+            manifest = cls(**data)
+        except TypeError as exc:
+            raise IndexDamaged(f"{path}: unreadable manifest ({exc})") from exc
+        if not isinstance(manifest.dim, int) or manifest.dim <= 0:
+            raise IndexDamaged(f"{path}: dimension {manifest.dim!r} is not a positive integer")
+        return manifest
