@@ -8,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,8 +143,11 @@ def running_server(
     command = [sys.executable, "-m", "search", "serve", "--index", str(index), "--port", str(port)]
     # Writes only with a key the test gives.
     environment = {**os.environ, "NEWS_SEARCH_API_KEY": "", **(env or {})}
+    # The log goes to a file: a pipe nobody reads fills up after a few hundred
+    # requests' access-log lines, and the server then blocks writing the next one.
+    log = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
-        [*command, *options], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [*command, *options], env=environment, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -154,10 +158,13 @@ def running_server(
                     break
             except httpx.TransportError:
                 pass
-            assert process.poll() is None, process.stdout.read().decode() if process.stdout else ""
+            if process.poll() is not None:
+                log.seek(0)
+                raise AssertionError(log.read().decode(errors="replace"))
             assert time.monotonic() < deadline, f"server did not come up in {timeout:.0f} s"
             time.sleep(0.3)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
+        log.close()
