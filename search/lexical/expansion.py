@@ -63,9 +63,10 @@ def _expand(q: MultiTerm, reader: _Watched, budget: Budget, cap: int) -> wq.Quer
     btexts: list[bytes] = []
     for btext in q._btexts(reader):
         if len(btexts) == cap:
+            pattern = str(q).split(":", 1)[-1]  # one notice for all fields: no field name
             budget.notice(
-                f"{q} stands for more than {cap} terms; the first {cap} in alphabetical "
-                "order were searched"
+                f"{pattern} stands for more than {cap} terms; the first {cap} in "
+                "alphabetical order were searched"
             )
             break
         btexts.append(btext)

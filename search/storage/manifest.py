@@ -64,7 +64,8 @@ class Manifest:
         if data.get("schema_version") != SCHEMA_VERSION:
             raise IndexNotBuilt(
                 f"{folder}: index schema version {data.get('schema_version')} is not "
-                f"{SCHEMA_VERSION}; rebuild it with `news-search rebuild`"
+                f"{SCHEMA_VERSION}; rebuild it with `news-search rebuild`",
+                public="the index was written by another version; it needs `news-search rebuild`",
             )
         try:
             data["passages"] = PassageSettings(**data.get("passages", {}))
