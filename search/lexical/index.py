@@ -9,6 +9,7 @@ the article's analysis language (``body`` or ``body_en``) and stored in the firs
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -368,14 +369,14 @@ class LexicalIndex:
         # Whoosh takes a set of document numbers as a filter.
         filter = None if allowed is None else set(np.flatnonzero(allowed).tolist())
         for q in passes:
-            collector = TimeLimitCollector(
-                searcher.collector(limit=depth, filter=filter),
-                max(budget.remaining(), MIN_COLLECT_SECONDS),
-                use_alarm=False,
-            )
+            collector = searcher.collector(limit=depth, filter=filter)
+            if math.isfinite(budget.seconds):  # a timer thread per search only with a deadline
+                collector = TimeLimitCollector(
+                    collector, max(budget.remaining(), MIN_COLLECT_SECONDS), use_alarm=False
+                )
             with contextlib.suppress(TimeLimit):
                 searcher.search_with_collector(q, collector)
-            if collector.timedout:
+            if getattr(collector, "timedout", False):
                 budget.timed_out = True
             results = collector.results()
             total = max(total, len(results))
