@@ -132,11 +132,16 @@ def writable_engine(tmp_path: Path, tiny_sources: list[Path], embedder: Embedder
 
 @contextlib.contextmanager
 def running_server(
-    index: Path, *options: str, timeout: float = 90, env: dict[str, str] | None = None
+    index: Path,
+    *options: str,
+    timeout: float = 90,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[str]:
     """``news-search serve`` on a free loopback port until the block ends; yields its URL.
 
-    ``env`` adds to the environment (keys go there, never on the command line)."""
+    ``env`` adds to the environment (keys go there, never on the command line);
+    the server's output goes to ``log`` when given."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
@@ -145,9 +150,9 @@ def running_server(
     environment = {**os.environ, "NEWS_SEARCH_API_KEY": "", **(env or {})}
     # The log goes to a file: a pipe nobody reads fills up after a few hundred
     # requests' access-log lines, and the server then blocks writing the next one.
-    log = tempfile.TemporaryFile()  # noqa: SIM115
+    output = log.open("w+b") if log else tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
-        [*command, *options], env=environment, stdout=log, stderr=subprocess.STDOUT
+        [*command, *options], env=environment, stdout=output, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -159,12 +164,12 @@ def running_server(
             except httpx.TransportError:
                 pass
             if process.poll() is not None:
-                log.seek(0)
-                raise AssertionError(log.read().decode(errors="replace"))
+                output.seek(0)
+                raise AssertionError(output.read().decode(errors="replace"))
             assert time.monotonic() < deadline, f"server did not come up in {timeout:.0f} s"
             time.sleep(0.3)
         yield base
     finally:
         process.terminate()
         process.wait(timeout=20)
-        log.close()
+        output.close()

@@ -138,3 +138,16 @@ def test_the_query_log_can_be_turned_off() -> None:
     assert (
         Settings.from_env({"NEWS_SEARCH_QUERY_LOG": "0"}).to_env()["NEWS_SEARCH_QUERY_LOG"] == "0"
     )
+
+
+@pytest.mark.slow
+def test_the_query_log_can_be_turned_off_on_a_real_server(tiny_index: Path, tmp_path: Path) -> None:
+    word = "Quokkazaehlung"
+    logs = {}
+    for setting in ("1", "0"):
+        log = tmp_path / f"server-{setting}.log"
+        with running_server(tiny_index, env={"NEWS_SEARCH_QUERY_LOG": setting}, log=log) as base:
+            assert httpx.get(f"{base}/search", params={"q": word}).status_code == 200
+        logs[setting] = log.read_text(encoding="utf-8", errors="replace")
+    assert word in logs["1"]  # the access log shows what was searched for ...
+    assert word not in logs["0"] and "serving" in logs["0"]  # ... unless it is off
