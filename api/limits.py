@@ -10,7 +10,7 @@ Expensive routes (search, export, similar, writes, stats) compute at most
 a slow reader of an export holds none); the rest wait in line (at most ``MAX_WAITING`` of them,
 each at most ``MAX_WAIT_SECONDS``) without holding a worker thread, and beyond that
 get 503 with ``Retry-After``. Cheap routes, ``/health`` first, never wait behind
-them. Each search also has its own time budget (``search.retrieval.budget``).
+them. Each search also has its own time budget (``search.budget``).
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ from api.schemas import (
     SimilarIn,
     StatsOut,
 )
+from search.budget import Budget
 from search.ingest.articles import Article
 from search.lexical.parse import MAX_QUERY_CHARS
-from search.retrieval.budget import Budget
 from search.retrieval.filters import Filters
 from search.retrieval.paging import MAX_CURSOR_CHARS
 from search.retrieval.results import Mode, Ranked, SearchResults, Sort

@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from search.budget import SEARCH_SECONDS, Budget
 from search.errors import ModelMismatch, QueryError
 from search.ingest.articles import Article, ReadReport, expand_sources, read_articles
 from search.ingest.indexing import Progress
 from search.ingest.passages import PassageSettings
 from search.lexical.parse import MAX_QUERY_CHARS, plain_words
-from search.retrieval.budget import SEARCH_SECONDS, Budget
 from search.retrieval.facets import Facets, count_documents, count_facets
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS

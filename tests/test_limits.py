@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.limits import MAX_FILTER_VALUES, AdmissionControl
+from search.budget import Budget
 from search.engine import Engine
 from search.lexical import expansion
 from search.lexical.bm25 import AllDocuments
 from search.lexical.expansion import Expanded, bounded
-from search.retrieval.budget import Budget
 from search.semantic.embedders import Embedder
 from search.settings import Settings
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from api.routes import _json_lines
+from search.budget import Budget
 from search.engine import Engine
 from search.ingest.articles import Article
-from search.retrieval.budget import Budget
 from search.semantic.embedders import Embedder
 
 from .conftest import TINY_ARTICLES, running_server

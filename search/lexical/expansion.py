@@ -19,8 +19,8 @@ from whoosh import query as wq
 from whoosh.query.terms import MultiTerm
 from whoosh.reading import IndexReader
 
+from search.budget import Budget
 from search.lexical.bm25 import AllDocuments
-from search.retrieval.budget import Budget
 
 # How many vocabulary entries the walk reads between two looks at the deadline; each
 # pattern reads at least this many, so a budget spent before the walk (a cold start)

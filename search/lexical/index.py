@@ -25,6 +25,8 @@ from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
 from whoosh.writing import IndexWriter
 
+from search import budget as budgets
+from search.budget import Budget
 from search.errors import ArticleNotFound
 from search.ingest.articles import Article
 from search.ingest.dates import date_period, month_of
@@ -52,8 +54,6 @@ from search.lexical.parse import (
     language_field,
 )
 from search.lexical.tiers import LexicalHits, merge, top
-from search.retrieval import budget as budgets
-from search.retrieval.budget import Budget
 
 _LANGUAGE_OF_FIELD = {f: language for language, fs in FIELDS_OF_LANGUAGE.items() for f in fs}
 # The analyzer's tokenizer pattern: the words it analyses one by one.
@@ -336,7 +336,7 @@ class LexicalIndex:
         Each pass ranks ``depth`` articles (None: every match), which decides the
         tiers and their scores; of the merged ranking the first ``first`` are
         returned (None: all ranked). ``total`` counts every match either way.
-        ``budget`` (default: the running search's, ``search.retrieval.budget``) caps
+        ``budget`` (default: the running search's, ``search.budget``) caps
         wildcard, prefix, fuzzy and range expansion and the time spent.
         """
         budget = budget or budgets.current()
