@@ -48,6 +48,7 @@ _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.flo
 # Decoded posting lists kept for reuse: common words recur in most queries, and
 # decoding their blocks is most of a cold query's time. 16 bytes a posting: 64 MB.
 CACHED_POSTINGS = 4_000_000
+CACHED_TERMS = 200_000
 
 
 class _Unsupported(Exception):
@@ -85,6 +86,10 @@ class PostingCache:
         self._lists = OrderedDict()
         self._lengths: dict[tuple[str, str], np.ndarray] = {}
         self._lock = threading.Lock()
+        # Per (segment, field, term): whether the term occurs, and its scorer. Plain
+        # dicts (a lost race computes the same value twice), cleared when they grow.
+        self.terms = _Bounded(CACHED_TERMS)
+        self.scorers = _Bounded(CACHED_TERMS)
 
     def postings(self, segment: _Segment, field: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
         """Document numbers and term weights of a term in one segment."""
@@ -122,6 +127,19 @@ class PostingCache:
         return found
 
 
+class _Bounded(dict):  # type: ignore[type-arg]
+    """A dict that forgets everything once it holds ``limit`` entries."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def __setitem__(self, key: object, value: object) -> None:
+        if len(self) >= self._limit:
+            self.clear()
+        super().__setitem__(key, value)
+
+
 class _Segment:
     """One segment's searcher as ``Query.matcher`` sees it, handing out ``_Leaf`` postings."""
 
@@ -131,18 +149,46 @@ class _Segment:
         self.segment_reader = searcher.reader()
         self.name = self.segment_reader.segment().segment_id()
         self.size = self.segment_reader.doc_count_all()
+        self._vocabulary = _Vocabulary(self)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.searcher, name)
+
+    def reader(self) -> _Vocabulary:
+        return self._vocabulary
 
     def postings(
         self, fieldname: str, text: bytes, weighting: WeightingModel | None = None, qf: int = 1
     ) -> Matcher:
         # What Searcher.postings and SegmentReader.postings build, minus the reading.
         model = weighting or self.searcher.weighting
-        leaf = _Leaf(fieldname, text, model.scorer(self.searcher, fieldname, text, qf=qf))
+        key = (self.name, fieldname, text, qf, id(model))
+        scorer = self.cache.scorers.get(key)
+        if scorer is None:
+            # A term's statistics never change in a published generation.
+            scorer = self.cache.scorers[key] = model.scorer(self.searcher, fieldname, text, qf=qf)
+        leaf = _Leaf(fieldname, text, scorer)
         deleted = self.segment_reader.deleted_docs_set
         return FilterMatcher(leaf, deleted, exclude=True) if deleted else leaf
+
+
+class _Vocabulary:
+    """A segment reader whose ``(field, term) in reader`` is remembered: building a
+    term's matcher asks it first, and a term dictionary lookup costs file reads."""
+
+    def __init__(self, segment: _Segment) -> None:
+        self._segment = segment
+        self._reader = segment.segment_reader
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._reader, name)
+
+    def __contains__(self, term: tuple[str, bytes]) -> bool:
+        key = (self._segment.name, *term)
+        known = self._segment.cache.terms.get(key)
+        if known is None:
+            known = self._segment.cache.terms[key] = term in self._reader
+        return known
 
 
 class _AllMatcher(ListMatcher):

@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from search.lexical.analysis import TOKEN_PATTERN, fold
 
@@ -44,7 +45,7 @@ def matched_spans(
     pattern = may_mention(terms)
     spans = []
     for match in _WORD.finditer(text):
-        if pattern is not None and not pattern.search(fold(match.group())):
+        if pattern is not None and not pattern.search(match.group()):
             continue  # no term can come of this word: skip analysing it
         for term in terms_of(match.group(), language):
             if term in terms:
@@ -53,22 +54,46 @@ def matched_spans(
     return spans
 
 
+@lru_cache(maxsize=256)  # one query's terms, asked for each of its hits' passages
 def may_mention(terms: frozenset[str]) -> re.Pattern[str] | None:
-    """A pattern that a folded text (``analysis.fold``) matches wherever one of
-    ``terms`` could be marked in it: a cheap test before analysing every word.
+    """A pattern that a text matches wherever one of ``terms`` could be marked in it:
+    a cheap test before analysing every word.
 
-    A term is its word's stem (Porter may end it differently: ``ministri``), or
-    one part of a compound; so its first letters are looked for anywhere in the
-    text, and a short term only at a word's start.
+    Terms are folded (lowercase, no diacritics: ``analysis.fold``), so each letter
+    matches its accented forms in any case. A term is its word's stem (Porter may
+    end it differently: ``ministri``) or one part of a compound, so its first
+    letters are looked for anywhere in a word, and a short term only at its start.
     """
     if not terms:
         return None
     parts = sorted(
-        {rf"\b{re.escape(t)}" if len(t) < 4 else re.escape(t[:-1]) for t in terms},
+        {rf"\b{_unfolded(t)}" if len(t) < 4 else _unfolded(t[:-1]) for t in terms},
         key=len,
         reverse=True,
     )
-    return re.compile("|".join(parts))
+    return re.compile("|".join(parts), re.IGNORECASE)
+
+
+def _unfolded(term: str) -> str:
+    """A pattern for the spellings that fold to ``term`` (``strasse``: ``Straße``)."""
+    return "".join(
+        f"[{re.escape(ch + _FORMS[ch])}]" if ch in _FORMS else re.escape(ch) for ch in term
+    )
+
+
+def _accented_forms() -> dict[str, str]:
+    """Each ASCII letter's accented lowercase forms (with ``ß`` for ``s``: it folds
+    to ``ss``, so a stem ending in ``s`` may end in ``ß``)."""
+    forms: dict[str, set[str]] = {"s": {"ß"}}
+    for code in range(0xC0, 0x250):
+        ch = chr(code).lower()
+        folded = fold(ch)
+        if len(ch) == 1 and len(folded) == 1 and folded != ch and folded.isascii():
+            forms.setdefault(folded, set()).add(ch)
+    return {letter: "".join(sorted(chars)) for letter, chars in forms.items()}
+
+
+_FORMS = _accented_forms()
 
 
 def snippet(

@@ -38,6 +38,7 @@ from search.lexical.analysis import (
     TOKEN_PATTERN,
     analysis_language,
     analyze,
+    fold,
     news_analyzer,
     split_hyphens,
 )
@@ -59,6 +60,8 @@ _LANGUAGE_OF_FIELD = {f: language for language, fs in FIELDS_OF_LANGUAGE.items()
 # The analyzer's tokenizer pattern: the words it analyses one by one.
 _WORD = re.compile(TOKEN_PATTERN)
 WORD_CACHE = 50_000
+# Articles whose folded passages grounding keeps (about 3 KB each).
+FOLDED_ARTICLES = 4_096
 # Whoosh's collector gets at least this long, even when slow earlier steps (a cold
 # cache) spent the search's budget: an answer cut short beats none.
 MIN_COLLECT_SECONDS = 0.2
@@ -194,6 +197,7 @@ class LexicalIndex:
         # a text's terms are its words' terms), and news prose repeats its words.
         self._word_terms = lru_cache(maxsize=WORD_CACHE)(self._terms_of_word)
         self._frequencies = lru_cache(maxsize=WORD_CACHE)(self._frequency_in)
+        self._folded = lru_cache(maxsize=FOLDED_ARTICLES)(self._fold_passages)
 
     @classmethod
     def create(cls, folder: Path, compounds: bool = COMPOUNDS) -> LexicalIndex:
@@ -260,6 +264,18 @@ class LexicalIndex:
         text = passage_source(article)
         offsets = list(stored.get("passages") or ())
         return article, [text[offsets[i] : offsets[i + 1]] for i in range(0, len(offsets), 2)]
+
+    def folded_passages(self, article_id: str) -> tuple[str, ...]:
+        """An article's passages, folded (``analysis.fold``), for word-start matching.
+
+        Remembered for the most recently asked articles: grounding reads the
+        passages of the few articles that use a query's rare words, and those come
+        back with every query naming the same thing.
+        """
+        return self._folded(article_id)
+
+    def _fold_passages(self, article_id: str) -> tuple[str, ...]:
+        return tuple(fold(text) for text in self.passages(article_id)[1])
 
     def has(self, article_id: str) -> bool:
         return article_id in self._columns.get(self._current()).docnum_of

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from search.errors import ArticleNotFound
 from search.ingest.articles import Article
-from search.lexical.analysis import analysis_language, fold
+from search.lexical.analysis import analysis_language
 from search.lexical.highlight import matched_spans, may_mention
 from search.lexical.highlight import snippet as highlight_snippet
 from search.lexical.index import LexicalIndex
@@ -77,7 +77,7 @@ def snippet(
     pattern = may_mention(terms)
     distinct = [
         len({s.term for s in matched_spans(text, terms, language, lexical.indexed_terms)})
-        if pattern is not None and pattern.search(fold(text))
+        if pattern is not None and pattern.search(text)
         else 0
         for text in passages
     ]

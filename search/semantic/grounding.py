@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search.lexical.analysis import fold
 from search.lexical.index import LexicalIndex
 from search.lexical.parse import ParsedQuery
 from search.semantic.vectors import VectorIndex
@@ -67,8 +66,7 @@ def ground_query_vector(
                 continue
             if article_id not in seen:
                 matrix = vectors.vectors_of(article_id)
-                texts = lexical.passages(article_id)[1][: len(matrix)]
-                seen[article_id] = ([fold(text) for text in texts], matrix)
+                seen[article_id] = (lexical.folded_passages(article_id)[: len(matrix)], matrix)
             folded, matrix = seen[article_id]
             rows.extend(matrix[i] for i, text in enumerate(folded) if uses_term.search(text))
         if rows:

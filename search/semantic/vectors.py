@@ -226,14 +226,19 @@ class VectorIndex:
                 vector.reshape(1, -1).astype(np.float32), k, params=params
             )
             hits.clear()
-            for score, passage_id in zip(scores[0], ids[0], strict=True):
-                if passage_id < 0:
-                    continue
-                article_id = self._article_of.get(int(passage_id) >> PASSAGE_BITS)
-                if article_id is None or article_id in exclude or article_id in hits:
+            found = ids[0] >= 0
+            keys = ids[0][found] >> PASSAGE_BITS
+            # Each article's best passage: FAISS lists the best first.
+            _keys, first = np.unique(keys, return_index=True)
+            first.sort()
+            best_scores = scores[0][found][first].tolist()
+            best_ids = ids[0][found][first].tolist()
+            for score, passage_id in zip(best_scores, best_ids, strict=True):
+                article_id = self._article_of.get(passage_id >> PASSAGE_BITS)
+                if article_id is None or article_id in exclude:
                     continue  # a dead graph entry, or not wanted
-                passage = int(passage_id) & ((1 << PASSAGE_BITS) - 1)
-                hits[article_id] = SemanticHit(article_id, float(score), passage)
+                passage = passage_id & ((1 << PASSAGE_BITS) - 1)
+                hits[article_id] = SemanticHit(article_id, score, passage)
             if len(hits) >= depth or k >= self._index.ntotal:
                 break
             k = min(self._index.ntotal, k * 4)
