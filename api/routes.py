@@ -31,7 +31,7 @@ from api.schemas import (
     StatsOut,
 )
 from search.budget import Budget
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.lexical.parse import MAX_QUERY_CHARS
 from search.retrieval.filters import Filters
 from search.retrieval.paging import MAX_CURSOR_CHARS
@@ -107,6 +107,13 @@ def search(
     facets: Annotated[bool, Query(description="Count months, sources, ... of all matches.")] = True,
     syntax: SyntaxParam = "lenient",
     facet_size: FacetSize = 10,
+    collapse: Annotated[
+        bool,
+        Query(
+            description="One hit per agency story, listing the other copies in `duplicates`; "
+            "`false` shows every copy."
+        ),
+    ] = True,
 ) -> SearchOut:
     """Search the archive; every hit explains its lexical, semantic and fused scores."""
     results = engine.search(
@@ -120,6 +127,7 @@ def search(
         cursor=cursor,
         facets=facets,
         strict=syntax == "strict",
+        collapse=collapse,
     )
     return _answer(results, fields, facet_size)
 

@@ -28,6 +28,14 @@ class ScoresOut(BaseModel):
     semantic_rank: int | None = None
 
 
+class CopyOut(BaseModel):
+    """Another copy of a hit's agency story."""
+
+    id: str
+    source: str | None
+    date: str | None
+
+
 class HitOut(BaseModel):
     """One hit; with ``fields=`` only the fields asked for (and ``id``) are present."""
 
@@ -46,6 +54,10 @@ class HitOut(BaseModel):
     matched: Matched = Field(
         "keywords",
         description="Whether the article matched by its words, by its meaning, or both.",
+    )
+    duplicates: list[CopyOut] = Field(
+        default_factory=list,
+        description="Other copies of the same agency story (collapsed into this hit).",
     )
 
 
@@ -183,7 +195,6 @@ class ExportRowOut(ArticleOut):
 
 ID_PATTERN = r"^[^/\\\t\n\r]*[^\s/\\][^/\\\t\n\r]*$"
 TEXT_PATTERN = r"\S"
-DATE_PATTERN = r"^\s*\d{4}(-\d{1,2}(-\d{1,2}([T ].*)?)?)?\s*$"
 
 
 def _integer_as_text(value: object) -> object:
@@ -191,13 +202,20 @@ def _integer_as_text(value: object) -> object:
 
 
 class ArticleIn(BaseModel):
-    """An article to add or replace; ``text`` (or ``body``) is required, the rest optional."""
+    """An article to add or replace: the fields a JSONL record may have, the same names too.
 
-    id: Annotated[str, BeforeValidator(_integer_as_text)] = Field(
+    ``text`` (or ``body``, ``content``, ``article``) is required, the rest optional;
+    ``headline``, ``published``/``pubDate``/``datePublished``, ``link`` and ``guid``
+    are read as title, date, url and id, and other fields are ignored.
+    """
+
+    id: Annotated[str | None, BeforeValidator(_integer_as_text)] = Field(
+        None,
         max_length=200,
         pattern=ID_PATTERN,
         description="Unique id without slashes (integers are taken as text); an existing "
-        "article with it is replaced.",
+        "article with it is replaced. Without one, the id is derived from `url` (else the "
+        "text), so posting the same article again replaces it.",
     )
     title: str | None = Field(None, description="Defaults to the first sentence.")
     lead: str | None = None
@@ -207,8 +225,10 @@ class ArticleIn(BaseModel):
     text: str | None = Field(None, pattern=TEXT_PATTERN)
     date: str | None = Field(
         None,
-        pattern=DATE_PATTERN,
-        description="YYYY, YYYY-MM, YYYY-MM-DD or an ISO timestamp.",
+        max_length=100,
+        description="YYYY, YYYY-MM, YYYY-MM-DD, an ISO timestamp, or a form newsrooms write "
+        "(05.07.2025, RFC 822 as in RSS, 5. Juli 2025). A date that cannot be read leaves "
+        "the article undated and is named in `warnings`.",
     )
     source: str | None = None
     url: str | None = None
@@ -216,10 +236,10 @@ class ArticleIn(BaseModel):
     category: str | None = None
 
     model_config = ConfigDict(
-        extra="forbid",
+        extra="allow",
         json_schema_extra={
-            # Either text field will do; the engine's own check says so when both are missing.
-            "anyOf": [{"required": ["text"]}, {"required": ["body"]}],
+            # Any text field will do; the engine's own check says so when all are missing.
+            "anyOf": [{"required": [name]} for name in ("text", "body", "content", "article")],
             "examples": [
                 {
                     "id": "dpa-2025-0417",
@@ -245,6 +265,9 @@ class WriteOut(BaseModel):
     generation: str = Field(description="The index generation that now serves the change.")
     upserted: list[str] = Field(default_factory=list)
     deleted: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(
+        default_factory=list, description="What was repaired rather than refused (a date)."
+    )
 
 
 class SimilarIn(BaseModel):

@@ -12,7 +12,7 @@ from api.params import EngineDep, errors
 from api.schemas import MAX_ARTICLES_PER_REQUEST, ArticleIn, WriteOut
 from api.security import require_api_key
 from search.errors import ArticleNotFound
-from search.ingest.articles import Article, article_from_fields
+from search.ingest.article import Article, article_from_fields
 
 router = APIRouter(dependencies=[Depends(require_api_key)], tags=["writes"])
 
@@ -40,9 +40,11 @@ ArticlesBody = Annotated[
 )
 def upsert_articles(engine: EngineDep, body: ArticlesBody) -> WriteOut:
     """Add articles or replace them by id; they are searchable when this returns."""
-    articles = _validated(body)
+    articles, warnings = _validated(body)
     report = engine.write(upserts=articles)
-    return WriteOut(generation=report.generation, upserted=[a.id for a in articles])
+    return WriteOut(
+        generation=report.generation, upserted=[a.id for a in articles], warnings=warnings
+    )
 
 
 @router.delete(
@@ -56,15 +58,23 @@ def delete_article(engine: EngineDep, article_id: str) -> WriteOut:
     return WriteOut(generation=report.generation, deleted=[article_id])
 
 
-def _validated(body: ArticleIn | list[ArticleIn]) -> list[Article]:
-    """The engine's own record checks, reported like any other invalid field (422)."""
+def _validated(body: ArticleIn | list[ArticleIn]) -> tuple[list[Article], list[str]]:
+    """The readers' own record checks, reported like any other invalid field (422).
+
+    Posted articles are read exactly as a JSONL record is (``article_from_fields``),
+    so a record behaves the same whichever way it arrives.
+    """
     items = body if isinstance(body, list) else [body]
     problems = []
+    warnings: list[str] = []
     articles: dict[str, Article] = {}
     for position, item in enumerate(items):
         where = ("body", "articles", position) if isinstance(body, list) else ("body", "article")
+        label = ".".join(str(part) for part in where)
         try:
-            article = article_from_fields(item.fields())
+            article = article_from_fields(
+                item.fields(), warn=lambda message, at=label: warnings.append(f"{at}: {message}")
+            )
         except ValueError as exc:
             problems.append({"loc": where, "msg": str(exc), "type": "value_error"})
             continue
@@ -75,4 +85,4 @@ def _validated(body: ArticleIn | list[ArticleIn]) -> list[Article]:
         articles[article.id] = article
     if problems:
         raise RequestValidationError(problems)
-    return list(articles.values())
+    return list(articles.values()), warnings

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from search.ingest.articles import split_sentences
+from search.ingest.article import split_sentences
 
 
 def main(corpus: Path) -> None:

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import tantivy
 
-from search.ingest.articles import Article, ReadReport, read_articles
+from search.ingest.article import Article
 from search.ingest.indexing import BATCH_ARTICLES, batches, embed_articles
 from search.ingest.passages import PassageSettings
+from search.ingest.readers import ReadReport, read_articles
 from search.lexical.index import LexicalIndex
 from search.lexical.parse import FIELD_BOOSTS, TEXT_FIELDS
 from search.retrieval.fusion import reciprocal_rank_fusion

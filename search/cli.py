@@ -33,7 +33,8 @@ from search.cli_options import (
 from search.cli_output import print_results
 from search.engine import BuildReport, Engine
 from search.errors import IndexDamaged, SearchError
-from search.ingest.articles import RecordError, expand_sources
+from search.ingest.article import RecordError, parse_mapping
+from search.ingest.readers import ReadReport, expand_sources, read_stream
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
 from search.retrieval.results import MODES, Mode, Sort
@@ -83,34 +84,56 @@ offset_option = click.option(
 )
 
 
-def _estimate_records(sources: Sequence[Path]) -> int:
-    """Count records cheaply (lines of JSONL/CSV, one per text file) for the progress bar."""
-    total = 0
-    for path in expand_sources(sources):
-        if path.suffix.lower() == ".txt":
-            total += 1
-            continue
-        try:
-            with path.open("rb") as handle:
-                total += sum(1 for line in handle if line.strip())
-        except OSError:
-            continue
-        total -= path.suffix.lower() == ".csv"
-    return total
+map_option = click.option(
+    "--map",
+    "field_map",
+    multiple=True,
+    metavar="FIELD=NAME",
+    help="Read FIELD (id, title, lead, text, date, source, url, language, category) from "
+    "the records' NAME, e.g. --map text=Inhalt; repeatable. Common names are known already.",
+)
+
+
+def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return parse_mapping(pairs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--map") from exc
+
+
+def _source_bytes(sources: Sequence[Path]) -> int | None:
+    """Total size of the files to read, for a progress bar in bytes (None: unknown)."""
+    try:
+        return sum(path.stat().st_size for path in expand_sources(sources))
+    except (OSError, SearchError):
+        return None  # the read itself reports the problem
 
 
 @contextmanager
-def _progress(sources: Sequence[Path]) -> Iterator[Callable[[int], None]]:
+def _progress(total_bytes: int | None) -> Iterator[tuple[ReadReport, Callable[[int], None]]]:
+    """A bar over the bytes read (MB/s) that also shows articles embedded per second."""
     bar = tqdm(
-        total=_estimate_records(sources),
-        unit="articles",
+        total=total_bytes,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
         file=sys.stderr,
         disable=None,
         dynamic_ncols=True,
         smoothing=0.1,
     )
+    read = ReadReport(on_bytes=bar.update)
+    started = time.perf_counter()
+    done = 0
+
+    def on_articles(count: int) -> None:
+        nonlocal done
+        done += count
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        bar.set_postfix_str(f"{done} articles, {rate:.1f} articles/s", refresh=False)
+
     try:
-        yield bar.update
+        yield read, on_articles
     finally:
         bar.close()
 
@@ -118,9 +141,17 @@ def _progress(sources: Sequence[Path]) -> Iterator[Callable[[int], None]]:
 def _finish(report: BuildReport, verb: str) -> None:
     stats = report.stats
     rate = stats.articles / stats.seconds if stats.seconds else 0.0
+    read = report.read
+    for warning in read.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for skipped in read.skipped_files:
+        click.echo(f"skipped: {skipped}", err=True)
+    if read.formats:
+        click.echo(read.table(), err=True)
     click.echo(
         f"{verb} {stats.articles} articles ({stats.passages} passages) into "
         f"{report.generation} in {stats.seconds:.1f}s, {rate:.1f} articles/s"
+        + (f"; {len(read.skipped_files)} file(s) skipped" if read.skipped_files else "")
     )
     _exit_on_rejected(report.rejected)
 
@@ -149,14 +180,27 @@ def main() -> None:
     help="Embedding model: 'use-multilingual-v3' (default, packaged) or a "
     "sentence-transformers hub name or local folder.",
 )
+@map_option
 @_reports_errors
-def rebuild(sources: tuple[Path, ...], index: Path | None, model: str | None) -> None:
-    """Build a fresh index from SOURCES (files or folders; default: seeds/)."""
+def rebuild(
+    sources: tuple[Path, ...], index: Path | None, model: str | None, field_map: tuple[str, ...]
+) -> None:
+    """Build a fresh index from SOURCES (files or folders; default: seeds/).
+
+    Reads text, JSONL, CSV, JSON, HTML pages, RSS/Atom feeds and WARC/ARC files,
+    also gzip-, bzip2- or xz-compressed; every file of a folder is read or reported.
+    """
     settings = _settings(index, model)
     paths = list(sources) or [Path("seeds")]
-    with _progress(paths) as progress:
+    mapping = _mapping(field_map)
+    with _progress(_source_bytes(paths)) as (read, progress):
         _engine, report = Engine.rebuild(
-            paths, settings.index, model=settings.model, progress=progress
+            paths,
+            settings.index,
+            model=settings.model,
+            progress=progress,
+            read=read,
+            mapping=mapping,
         )
     _finish(report, "indexed")
 
@@ -164,13 +208,24 @@ def rebuild(sources: tuple[Path, ...], index: Path | None, model: str | None) ->
 @main.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_option
+@map_option
 @wait_option
 @_reports_errors
-def add(sources: tuple[Path, ...], index: Path | None, wait: float) -> None:
-    """Add or replace (by id) the articles in SOURCES."""
+def add(
+    sources: tuple[Path, ...], index: Path | None, field_map: tuple[str, ...], wait: float
+) -> None:
+    """Add or replace (by id) the articles in SOURCES; ``-`` reads JSON lines from stdin."""
     engine = Engine(_settings(index).index, write_wait=wait)
-    with _progress(list(sources)) as progress:
-        report = engine.add_files(list(sources), progress=progress)
+    mapping = _mapping(field_map)
+    if Path("-") in sources:
+        if len(sources) > 1:
+            raise click.UsageError("give '-' (stdin) or files, not both")
+        with _progress(None) as (read, progress):
+            articles = read_stream(sys.stdin.buffer, "<stdin>", read, mapping)
+            report = engine.write(articles, progress=progress, read=read)
+    else:
+        with _progress(_source_bytes(list(sources))) as (read, progress):
+            report = engine.add_files(list(sources), progress, read, mapping)
     _finish(report, "added")
 
 
@@ -202,6 +257,11 @@ def delete(ids: tuple[str, ...], index: Path | None, wait: float) -> None:
 @filter_options
 @sort_option
 @click.option("--facets", is_flag=True, help="Also count sources, categories, languages, dates.")
+@click.option(
+    "--no-collapse",
+    is_flag=True,
+    help="Show every copy of an agency story, not one hit per story.",
+)
 @json_option
 @_reports_errors
 def query(
@@ -214,6 +274,7 @@ def query(
     strict: bool,
     sort: str,
     facets: bool,
+    no_collapse: bool,
     as_json: bool,
     **filter_values: Any,
 ) -> None:
@@ -230,6 +291,7 @@ def query(
         filters=filters,
         sort=cast(Sort, sort),
         facets=facets,
+        collapse=not no_collapse,
     )
     print_results(results, as_json)
 

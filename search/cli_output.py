@@ -34,6 +34,12 @@ def print_results(results: SearchResults, as_json: bool) -> None:
         parts = score_parts(results.mode, hit.score, hit.scores)
         click.echo(f"     {' | '.join(parts)}  (matched by {hit.matched})")
         click.echo(f"     {shorten(html.unescape(_MARK.sub('*', hit.snippet)))}")
+        if hit.duplicates:  # the other copies of its agency story
+            copies = (
+                f"{c.id} ({', '.join(v for v in (c.source, c.date) if v) or '?'})"
+                for c in hit.duplicates
+            )
+            click.echo(f"     also in: {', '.join(copies)}")
     if results.facets is not None:
         print_facets(results.facets)
 

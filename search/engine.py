@@ -11,7 +11,7 @@ the engine picks the generation, pages and shapes the results.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,17 @@ from typing import Any
 import numpy as np
 
 from search.budget import SEARCH_SECONDS, Budget
-from search.errors import ModelMismatch, QueryError
-from search.ingest.articles import Article, ReadReport, expand_sources, read_articles
+from search.errors import InputError, ModelMismatch, QueryError
+from search.ingest.article import Article
+from search.ingest.duplicates import Stories
 from search.ingest.indexing import Progress
 from search.ingest.passages import PassageSettings
+from search.ingest.readers import ReadReport, expand_sources, read_articles
+from search.ingest.staging import staged
+from search.lexical.columns import Columns
 from search.lexical.parse import MAX_QUERY_CHARS, plain_words
+from search.retrieval.collapse import Copy
+from search.retrieval.collapse import collapse as collapse_stories
 from search.retrieval.facets import Facets, count_documents, count_facets
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
@@ -44,7 +50,7 @@ from search.retrieval.ranking import (
     rank,
     rank_similar,
 )
-from search.retrieval.results import SORTS, Mode, Ranked, Ranking, SearchResults, Sort
+from search.retrieval.results import SORTS, Hit, Mode, Ranked, Ranking, SearchResults, Sort
 from search.semantic.embedders import Embedder, embed_query, load_embedder, model_name
 from search.semantic.grounding import ExpansionSettings
 from search.semantic.ranking import SemanticSettings
@@ -137,6 +143,9 @@ class Engine:
                 self._embedder = load_embedder(self._generation.manifest.model)
             return self._embedder
 
+    def _load_embedder(self) -> Embedder:
+        return self.embedder
+
     # -- building ----------------------------------------------------------------------
 
     @classmethod
@@ -148,50 +157,72 @@ class Engine:
         embedder: Embedder | None = None,
         progress: Progress | None = None,
         settings: PassageSettings | None = None,
+        read: ReadReport | None = None,
+        mapping: Mapping[str, str] | None = None,
     ) -> tuple[Engine, BuildReport]:
         """Build a new generation from ``sources`` and switch to it atomically.
 
         The live generation is untouched until the switch, so a failed or killed
-        rebuild leaves the index exactly as it was.
+        rebuild leaves the index exactly as it was. ``mapping`` names fields the
+        readers do not know (``{"body": "Inhalt"}``); ``read`` collects what was read.
         """
         embedder = embedder or load_embedder(model)
-        report = build_generation(IndexFolder(path), sources, embedder, settings, progress)
+        folder = IndexFolder(path)
+        report = build_generation(folder, sources, embedder, settings, progress, read, mapping)
         return cls(path, embedder=embedder), report
 
     def add_files(
-        self, sources: Sequence[str | Path], progress: Progress | None = None
+        self,
+        sources: Sequence[str | Path],
+        progress: Progress | None = None,
+        read: ReadReport | None = None,
+        mapping: Mapping[str, str] | None = None,
     ) -> BuildReport:
         """Upsert every valid article from ``sources`` (an id already indexed is replaced)."""
-        report = ReadReport()
-        files = expand_sources(sources)
-        result = self.write(read_articles(files, report), progress=progress)
-        result.rejected = report.errors
-        return result
+        read = read if read is not None else ReadReport()
+        expand_sources(sources)  # a bad path fails here, before anything is embedded
+        return self.write(read_articles(sources, read, mapping), progress=progress, read=read)
 
     def write(
         self,
         upserts: Iterable[Article] = (),
         deletes: Sequence[str] = (),
         progress: Progress | None = None,
+        read: ReadReport | None = None,
     ) -> BuildReport:
         """Upsert and delete articles on both sides as one new generation.
 
-        The live generation is never touched: the write copies it (hard links, see
-        ``IndexFolder.new_generation``), changes both sides of the copy, and switches
-        CURRENT to the copy in one atomic step. A crash at any point leaves the
-        previous generation live and whole (the next write deletes the unfinished
-        copy), so no reader and no later open can see an article on one side only,
-        and nothing needs repair.
+        The upserts are read and embedded first, without the writer lock (a staging
+        folder keeps memory bounded); the lock is held only to build the copy and
+        switch. The live generation is never touched: the write copies it (hard
+        links, see ``IndexFolder.new_generation``), changes both sides of the copy,
+        and switches CURRENT to the copy in one atomic step. A crash at any point
+        leaves the previous generation live and whole, so no reader and no later
+        open can see an article on one side only, and nothing needs repair.
         """
-        with self.folder.writer_lock(self.write_wait):
-            target, report = derive_generation(
-                self.folder,
-                self._current(wait=True),
-                upserts,
-                deletes,
-                lambda: self.embedder,
-                progress,
-            )
+        current = self._current(wait=True)
+        settings, base = current.manifest.passages, current.name
+        stories = Stories.load(current.folder)  # agency copies are grouped as they are read
+        del current  # no lease on it while embedding: a rebuild may replace it meanwhile
+        grouped = stories.grouped(upserts, read.copy_found if read is not None else None)
+        # Entering ``staged`` embeds everything; only then is the lock taken.
+        with (
+            staged(self.folder.path, grouped, self._load_embedder, settings, progress) as batch,
+            self.folder.writer_lock(self.write_wait),
+        ):
+            live = self._current(wait=True)
+            if live.manifest.passages != settings:
+                raise InputError(
+                    "the index was rebuilt with other passage settings while this write "
+                    "embedded its articles; run the write again"
+                )
+            regroup = live.name != base  # another write landed meanwhile
+            if regroup:
+                stories = Stories.load(live.folder)
+            target, report = derive_generation(self.folder, live, batch, deletes, stories, regroup)
+            del live  # its lease would keep the old generation from the cleanup below
+            if read is not None:
+                report.rejected, report.read = read.errors, read
             if target is None:
                 return report
             self.folder.switch_to(target)
@@ -283,12 +314,15 @@ class Engine:
         cursor: str | None = None,
         facets: bool = False,
         strict: bool = False,
+        collapse: bool = True,
     ) -> SearchResults:
         """One page of ranked matches for ``query``, with snippets and explained scores.
 
         Every page is a slice of one ranking of every match, so offsets and the
         cursor (the ``next`` of the previous page) walk one list with one total.
         Sorted by relevance, the ranking is made only as deep as the page reaches.
+        ``collapse`` shows each agency story once, at its best-ranked copy, with the
+        other copies in its ``duplicates``; the total and facets then count stories.
         """
         _check_page(limit, offset)
         _check_options(fusion, sort)
@@ -303,9 +337,15 @@ class Engine:
         budget = Budget(self.search_seconds)
         with budget.spent_by_this_search():
             ranking, matches = self._rank(generation, plan, fusion, sort, reach)
+        columns = generation.lexical.columns()
+        docnums = matches.docnums()
+        collapse = collapse and bool(columns.story_groups())
+        if collapse:
+            ranking, docnums = _one_per_story(ranking, docnums, columns)
         ids = [item.article_id for item in ranking.items]
         key = fingerprint(
             {"q": plan.text, "mode": mode, "fusion": fusion, "sort": sort, **plan.filters.to_dict()}
+            | ({"collapse": False} if not collapse else {})
         )
         start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
         # ``ids`` ends early only where the ranking stopped at ``reach``.
@@ -313,12 +353,13 @@ class Engine:
         page = build_page(generation.lexical, ranking, limit, start)
         if matches.lexical is not None:
             page = replace(page, hits=[explained(hit, matches.lexical) for hit in page.hits])
-        columns = generation.lexical.columns()
+        if collapse:
+            page = replace(page, hits=_with_copies(page.hits, generation, columns))
         return replace(
             page,
             sort=sort,
             next=encode_cursor(Cursor(end, ids[end - 1]), key) if end < ranking.total else None,
-            facets=count_documents(columns, matches.docnums()) if facets else None,
+            facets=count_documents(columns, docnums) if facets else None,
             interpreted_as=plan.interpreted_as,
             notices=[*plan.notices, *budget.notices],
             timed_out=budget.timed_out,
@@ -387,6 +428,8 @@ class Engine:
         ranking = rank_similar(
             generation, self._embed, self.semantic, article_id, text, SIMILAR_DEPTH, filters
         )
+        if article_id is not None:
+            ranking = _without_copies_of(article_id, ranking, generation.lexical.columns())
         ids = [item.article_id for item in ranking.items]
         key = fingerprint({"similar": ranking.query, **(filters or Filters()).to_dict()})
         start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
@@ -406,3 +449,39 @@ def _stored(generation: Generation, items: list[Ranked]) -> Iterator[tuple[Artic
     """The stored articles of ``items``; the generator's frame holds ``generation``, and
     with it the reader lease, until the last one is read or the generator is dropped."""
     yield from stored_articles(generation.lexical, items)
+
+
+def _one_per_story(
+    ranking: Ranking, docnums: np.ndarray, columns: Columns
+) -> tuple[Ranking, np.ndarray]:
+    """The ranking with one article per agency story, and the matches' documents likewise."""
+    ranked = [item.article_id for item in ranking.items]
+    kept = {k.id for k in collapse_stories(ranked, columns.story_of(), {})}
+    items = [item for item in ranking.items if item.article_id in kept]
+    stories = columns.one_per_story(docnums)
+    total = ranking.total - (len(docnums) - len(stories))
+    return replace(ranking, items=items, total=total), stories
+
+
+def _with_copies(hits: list[Hit], generation: Generation, columns: Columns) -> list[Hit]:
+    """Each hit with the other copies of its story: id, source and date."""
+    story_of = columns.story_of()
+    groups = columns.story_groups()
+    members: dict[str, list[Copy]] = {}
+    for hit in hits:
+        story = story_of.get(hit.id)
+        if story is not None and story not in members:
+            copies = (generation.lexical.get(columns.ids[d]) for d in groups[story])
+            members[story] = [Copy(a.id, a.source, a.date) for a in copies]
+    kept = collapse_stories([hit.id for hit in hits], story_of, members)
+    return [replace(hit, duplicates=k.duplicates) for hit, k in zip(hits, kept, strict=True)]
+
+
+def _without_copies_of(article_id: str, ranking: Ranking, columns: Columns) -> Ranking:
+    """A similar-articles ranking without the other copies of the asked article's story."""
+    story_of = columns.story_of()
+    story = story_of.get(article_id)
+    if story is None:
+        return ranking
+    items = [item for item in ranking.items if story_of.get(item.article_id) != story]
+    return replace(ranking, items=items, total=ranking.total - (len(ranking.items) - len(items)))

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from search.errors import InputError
-from search.ingest.articles import ReadReport, parse_seed_text, read_articles
-from search.ingest.dates import date_period, normalise_date
+from search.ingest.article import stable_id
+from search.ingest.dates import date_period, normalise_date, read_date
+from search.ingest.readers import ReadReport, read_articles
+from search.ingest.readers.seed import parse_seed_text
 
 from .conftest import SEED_FILE, SEED_ID
 
@@ -82,18 +84,22 @@ def test_jsonl_bad_records_are_reported_with_line_and_skipped(tmp_path: Path) ->
     ]
     path.write_bytes(("\n".join(lines) + "\n").encode() + b'{"id": "bin", "text": "\xff"}\n')
     report = ReadReport()
-    ids = [a.id for a in read_articles([path], report)]
-    assert ids == ["ok1", "ok2"]
+    articles = {a.id: a for a in read_articles([path], report)}
+    # Without an id, an article gets a stable one from its text; an unreadable date
+    # leaves it undated, with a warning.
+    derived = stable_id(None, "\n\nohne id")
+    assert list(articles) == ["ok1", derived, "datum", "ok2"]
+    assert articles["datum"].date is None
+    [warning] = report.warnings
+    assert warning.line == 5 and "no month 13" in warning.message
     by_line = {e.line: e.message for e in report.errors}
     assert "malformed JSON" in by_line[2]
-    assert "missing 'id'" in by_line[3]
     assert "no text" in by_line[4]
-    assert "no month 13" in by_line[5]
     assert "'text' must be a string" in by_line[6]
     assert "JSON object" in by_line[7]
     assert "duplicate id 'ok1'" in by_line[8]
     assert "UTF-8" in by_line[10]
-    assert report.accepted == 2
+    assert report.accepted == 4
 
 
 def test_csv_with_header(tmp_path: Path) -> None:
@@ -112,12 +118,12 @@ def test_csv_with_header(tmp_path: Path) -> None:
     assert report.errors[0].line == 3 and "no text" in report.errors[0].message
 
 
-def test_csv_missing_columns_is_reported(tmp_path: Path) -> None:
+def test_csv_without_a_text_column_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "a.csv"
-    path.write_text("name,content\nx,y\n", encoding="utf-8")
+    path.write_text("name,comment\nx,y\n", encoding="utf-8")
     report = ReadReport()
     assert list(read_articles([path], report)) == []
-    assert "id" in report.errors[0].message and "text or body" in report.errors[0].message
+    assert "no text column" in report.errors[0].message and "--map" in report.errors[0].message
 
 
 @pytest.mark.parametrize("make", ["missing", "empty_folder", "suffix"])
@@ -152,6 +158,8 @@ def test_dates_keep_their_precision(raw: str | None, norm: str | None) -> None:
 def test_nonsense_dates_are_errors(raw: str) -> None:
     with pytest.raises(ValueError, match="date"):
         normalise_date(raw)
+    date, problem = read_date(raw)
+    assert date is None and problem is not None and raw in problem
 
 
 def test_date_period_covers_the_given_precision() -> None:
@@ -160,7 +168,7 @@ def test_date_period_covers_the_given_precision() -> None:
 
 
 def test_language_is_detected_when_the_record_has_none() -> None:
-    from search.ingest.articles import article_from_fields
+    from search.ingest.article import article_from_fields
 
     english = article_from_fields(
         {

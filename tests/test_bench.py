@@ -14,7 +14,7 @@ from bench.peers import TantivySearch, build_tantivy
 from bench.quality_ranks import MODES, QUERY_SETS, compare
 from bench.report import markdown
 from search.evaluate import load_queries
-from search.ingest.articles import split_sentences
+from search.ingest.article import split_sentences
 from search.semantic.vectors import PASSAGE_BITS
 
 

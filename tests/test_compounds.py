@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from whoosh.analysis import RegexTokenizer
 
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.lexical.analysis import TOKEN_PATTERN, NewsFilter, analyze
 from search.lexical.index import LexicalIndex
 

@@ -97,7 +97,7 @@ def test_bad_search_parameters(engine: Engine, kwargs: dict[str, object], proble
 
 
 def test_snippets_escape_article_html(writable_engine: Engine) -> None:
-    from search.ingest.articles import Article
+    from search.ingest.article import Article
 
     writable_engine.write(
         [
@@ -188,7 +188,7 @@ def test_add_replaces_by_id_and_delete_removes_from_both_sides(
 def test_a_second_engine_sees_writes_of_the_first(
     writable_engine: Engine, embedder: Embedder
 ) -> None:
-    from search.ingest.articles import Article
+    from search.ingest.article import Article
 
     reader = Engine(writable_engine.folder.path, embedder=embedder)
     assert reader.search("Vulkan", mode="lexical").total == 0

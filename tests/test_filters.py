@@ -11,7 +11,7 @@ from whoosh import query as wq
 
 from search.engine import Engine
 from search.errors import QueryError
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.lexical.columns import Columns
 from search.lexical.index import LexicalIndex, build_schema
 from search.retrieval.facets import count_facets

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.ingest.passages import PassageSettings, split_passages
 from search.lexical.index import LexicalIndex
 from search.semantic.grounding import ExpansionSettings, ground_query_vector

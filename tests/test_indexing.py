@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.ingest.indexing import embed_articles, embedded_batches
 from search.ingest.passages import PassageSettings
 from search.semantic.embedders import Embedder

@@ -9,7 +9,7 @@ import pytest
 
 from search.engine import Engine
 from search.errors import IndexNotBuilt
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.ingest.languages import detect_language
 from search.lexical.analysis import analysis_language, analyze
 from search.semantic.embedders import Embedder

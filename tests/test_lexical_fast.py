@@ -14,7 +14,7 @@ import pytest
 from whoosh import query as wq
 
 from search.engine import CANDIDATE_DEPTH, Engine
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.lexical.bm25 import PostingCache, score_query
 from search.lexical.nearby import Lexicon
 from search.lexical.parse import SEARCH_FIELDS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import hashlib
 import json
@@ -17,7 +18,8 @@ from click.testing import CliRunner
 from search.cli import EXIT_ERROR, main
 from search.engine import Engine
 from search.errors import WriterBusy
-from search.ingest.articles import Article, read_articles
+from search.ingest.article import Article
+from search.ingest.readers import read_articles
 from search.lexical.index import LexicalIndex
 from search.semantic.embedders import Embedder
 from search.semantic.vectors import VectorIndex
@@ -289,7 +291,9 @@ def test_export_writes_every_article_so_the_archive_can_be_rebuilt(
     archive.write_text(result.stdout, encoding="utf-8")
     original = {a.id: a for a in writable_engine.articles()}
     assert len(original) == len(TINY_ARTICLES) + 2
-    assert {a.id: a for a in read_articles([archive])} == original
+    # The story (agency copies) is worked out again at ingest, not read back.
+    unread = {i: dataclasses.replace(a, story=None) for i, a in original.items()}
+    assert {a.id: a for a in read_articles([archive])} == unread
     rebuilt, report = Engine.rebuild([archive], tmp_path / "again", embedder=embedder)
     assert not report.rejected
     assert {a.id: a for a in rebuilt.articles()} == original

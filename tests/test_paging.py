@@ -6,7 +6,7 @@ import pytest
 
 from search.engine import Engine
 from search.errors import QueryError
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.retrieval.filters import Filters
 from search.retrieval.paging import Cursor, decode_cursor, encode_cursor, resume_position
 

@@ -15,7 +15,7 @@ import pytest
 from api.routes import _json_lines
 from search.budget import Budget
 from search.engine import Engine
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.semantic.embedders import Embedder
 
 from .conftest import TINY_ARTICLES, running_server

@@ -26,7 +26,7 @@ from itertools import islice
 
 import numpy as np
 
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.ingest.passages import PassageSettings, split_passages
 from search.lexical.index import LexicalWriter
 from search.semantic.embedders import Embedder, UniversalSentenceEncoder

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from search.ingest.articles import Article
+from search.ingest.article import Article
 
 # Bump when the spans an article gets change (the index must then be rebuilt).
 SPLITTER = "sentence-spans-1"

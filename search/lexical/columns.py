@@ -35,6 +35,13 @@ class Columns:
         self.live = np.zeros(self.size, dtype=bool)
         self.live[list(self.docnum_of.values())] = True
         self.date_key = _date_column(reader, self.size)
+        # The agency story of each document (its own id where none was kept).
+        stories = _text_column(reader, "story", self.size) if "story" in reader.schema else []
+        self.story: list[str] = [s or i for s, i in zip(stories, self.ids, strict=True)] or list(
+            self.ids
+        )
+        self._groups: dict[str, list[int]] | None = None
+        self._story_of: dict[str, str] | None = None
         self.labels: dict[str, list[str]] = {}
         self.codes: dict[str, np.ndarray] = {}
         for name in FACET_FIELDS:
@@ -46,6 +53,31 @@ class Columns:
         """Document numbers of the ids this searcher holds (others are skipped)."""
         found = [self.docnum_of[a] for a in article_ids if a in self.docnum_of]
         return np.array(found, dtype=np.int64)
+
+    def story_groups(self) -> dict[str, list[int]]:
+        """The live documents of each story that has more than one (agency copies)."""
+        if self._groups is None:
+            groups: dict[str, list[int]] = {}
+            for docnum in self.docnum_of.values():
+                groups.setdefault(self.story[docnum], []).append(docnum)
+            self._groups = {story: sorted(d) for story, d in groups.items() if len(d) > 1}
+        return self._groups
+
+    def story_of(self) -> dict[str, str]:
+        """The story of every article that shares one with another (lone ones are left out)."""
+        if self._story_of is None:
+            self._story_of = {
+                self.ids[d]: story for story, docs in self.story_groups().items() for d in docs
+            }
+        return self._story_of
+
+    def one_per_story(self, docnums: np.ndarray) -> np.ndarray:
+        """``docnums`` with only the first document of each story, in their order."""
+        if not self.story_groups() or not len(docnums):
+            return docnums
+        stories = np.array([self.story[d] for d in docnums], dtype=object)
+        _values, first = np.unique(stories, return_index=True)
+        return docnums[np.sort(first)]
 
     def ids_of(self, docnums: Iterable[int]) -> frozenset[str]:
         return frozenset(self.ids[d] for d in docnums)

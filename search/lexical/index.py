@@ -28,7 +28,7 @@ from whoosh.writing import IndexWriter
 from search import budget as budgets
 from search.budget import Budget
 from search.errors import ArticleNotFound
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.ingest.dates import date_period, month_of
 from search.ingest.passages import PassageSettings, passage_source, passage_spans
 from search.lexical.analysis import (
@@ -94,6 +94,8 @@ def build_schema(compounds: bool = COMPOUNDS) -> Schema:
         category=ID(stored=True, sortable=True),
         # The passage spans the vectors were embedded from (``search.ingest.passages``).
         passages=STORED(),
+        # The agency story (search.ingest.duplicates): copies of one story share it.
+        story=ID(stored=True, sortable=True),
     )
 
 
@@ -112,7 +114,7 @@ def _document(article: Article, passages: PassageSettings) -> dict[str, object]:
         doc[language_field(name, language)] = text
         if doc[name] != getattr(article, name):
             doc[f"_stored_{name}"] = getattr(article, name)
-    for name in ("source", "url", "language", "category"):
+    for name in ("source", "url", "language", "category", "story"):
         value = getattr(article, name)
         if value is not None:
             doc[name] = value
@@ -136,6 +138,7 @@ def article_from_stored(stored: dict[str, object]) -> Article:
         url=_optional(stored.get("url")),
         language=_optional(stored.get("language")),
         category=_optional(stored.get("category")),
+        story=_optional(stored.get("story")),
     )
 
 
@@ -163,7 +166,10 @@ class LexicalWriter:
         self._put = writer.add_document if fresh else writer.update_document
 
     def upsert(self, article: Article) -> None:
-        self._put(**_document(article, self._passages))
+        document = _document(article, self._passages)
+        if "story" not in self._writer.schema:
+            document.pop("story", None)  # an index from before stories were kept
+        self._put(**document)
 
     def delete(self, article_id: str) -> None:
         self._writer.delete_by_term("id", article_id)

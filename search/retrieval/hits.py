@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from search.errors import ArticleNotFound
-from search.ingest.articles import Article
+from search.ingest.article import Article
 from search.lexical.analysis import analysis_language
 from search.lexical.highlight import matched_spans, may_mention
 from search.lexical.highlight import snippet as highlight_snippet

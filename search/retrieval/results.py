@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from search.retrieval.collapse import Copy
 from search.retrieval.facets import Facets
 
 Mode = Literal["hybrid", "lexical", "semantic"]
@@ -66,6 +67,8 @@ class Hit:
     scores: Scores
     matched: Matched = "keywords"
     url: str | None = None
+    # Other copies of this hit's agency story (search.retrieval.collapse).
+    duplicates: tuple[Copy, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Protocol
 import numpy as np
 
 from search.errors import ModelError
-from search.ingest.articles import split_sentences
+from search.ingest.article import split_sentences
 
 DEFAULT_MODEL = "use-multilingual-v3"
 _USE_DIM = 512

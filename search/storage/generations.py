@@ -12,23 +12,17 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from search.errors import IndexDamaged, InputError
-from search.ingest.articles import Article, ReadReport, RecordError, expand_sources, read_articles
-from search.ingest.indexing import (
-    BATCH_ARTICLES,
-    IndexingStats,
-    Progress,
-    batches,
-    embed_articles,
-    index_articles,
-)
+from search.ingest.article import RecordError
+from search.ingest.duplicates import Stories
+from search.ingest.indexing import IndexingStats, Progress, index_articles
 from search.ingest.passages import PassageSettings
+from search.ingest.readers import ReadReport, expand_sources, read_articles
+from search.ingest.staging import Staged
 from search.lexical.index import LexicalIndex
 from search.semantic.embedders import Embedder
 from search.semantic.neighbours import NEIGHBOURS_FILE, NeighbourTable
@@ -52,6 +46,8 @@ class BuildReport:
     stats: IndexingStats
     rejected: list[RecordError] = field(default_factory=list)
     deleted: int = 0
+    # What reading saw: per-format counts, warnings, files skipped.
+    read: ReadReport = field(default_factory=ReadReport)
 
 
 class Generation:
@@ -119,33 +115,44 @@ def build_generation(
     embedder: Embedder,
     settings: PassageSettings | None = None,
     progress: Progress | None = None,
+    report: ReadReport | None = None,
+    mapping: Mapping[str, str] | None = None,
 ) -> BuildReport:
     """Build a new generation from ``sources`` and switch ``folder`` to it.
 
     The live generation is untouched until the switch, so a failed or killed
-    rebuild leaves the index exactly as it was.
+    rebuild leaves the index exactly as it was. ``report`` (when given) hears
+    about every file and record as it is read, for progress and the summary.
     """
-    files = expand_sources(sources)
+    expand_sources(sources)  # a bad path fails here, before the lock is taken
     settings = settings or PassageSettings()
-    report = ReadReport()
+    report = report if report is not None else ReadReport()
     with folder.writer_lock():
         target = folder.new_generation()
         try:
             lexical = LexicalIndex.create(target / LEXICAL_DIR)
             vectors = VectorIndex(embedder.dim)
+            stories = Stories()
+            articles = stories.grouped(read_articles(sources, report, mapping), report.copy_found)
             with lexical.writer(fresh=True, passages=settings) as writer:
                 stats = index_articles(
-                    read_articles(files, report), writer, vectors, embedder, settings, progress
+                    articles,
+                    writer,
+                    vectors,
+                    embedder,
+                    settings,
+                    progress,
                 )
                 if stats.articles == 0:
                     raise InputError(
                         "no valid article in the sources; index left unchanged:"
-                        + "".join(f"\n  {e}" for e in report.errors[:20])
+                        + "".join(f"\n  {e}" for e in [*report.errors, *report.skipped_files][:20])
                     )
             lexical.close()
             vectors.optimize()  # the exact scan or an HNSW graph, whichever the size calls for
             vectors.save(target)
             NeighbourTable.build(vectors).save(target)
+            stories.save(target)
             Manifest(
                 model=embedder.name,
                 dim=embedder.dim,
@@ -161,55 +168,56 @@ def build_generation(
             raise
         folder.switch_to(target)
         folder.remove_stale()
-    return BuildReport(target.name, stats, report.errors)
+    return BuildReport(target.name, stats, report.errors, read=report)
 
 
 def derive_generation(
     folder: IndexFolder,
     source: Generation,
-    upserts: Iterable[Article],
+    upserts: Staged,
     deletes: Sequence[str],
-    embedder: Callable[[], Embedder],
-    progress: Progress | None,
+    stories: Stories,
+    regroup: bool = False,
 ) -> tuple[Path | None, BuildReport]:
     """Build the generation ``source`` becomes after the write (None: nothing changes).
 
-    ``embedder`` is called only if there is something to embed: a delete never
-    loads a model. The caller holds the writer lock and switches to the result.
+    The upserts come embedded already (``search.ingest.staging``), so the caller
+    holds the writer lock only while this builds the copy; it then switches to it.
+    ``stories`` are those of ``source``; the upserts were grouped by them already
+    unless ``regroup`` says another write landed since they were.
     """
-    settings = source.manifest.passages
     stats = IndexingStats()
     started = time.perf_counter()
-    embedded: list[tuple[Article, np.ndarray]] = []
-    for batch in batches(upserts, BATCH_ARTICLES):
-        embedded.extend(zip(batch, embed_articles(batch, embedder(), settings), strict=True))
-        if progress is not None:
-            progress(len(batch))
     existing = [i for i in dict.fromkeys(deletes) if source.lexical.has(i)]
     report = BuildReport(source.name, stats, deleted=len(existing))
-    if not embedded and not existing:
+    if not len(upserts) and not existing:
         return None, report
     target = folder.new_generation(base=source.folder)
     try:
         lexical = LexicalIndex(target / LEXICAL_DIR)
         vectors = VectorIndex.load(source.folder)
-        with lexical.writer(passages=settings) as writer:
-            for article_id in existing:
-                writer.delete(article_id)
-            for article, _ in embedded:
-                writer.upsert(article)
         for article_id in existing:
             vectors.remove(article_id)
-        for article, matrix in embedded:
-            vectors.add(article.id, matrix)
-            stats.articles += 1
-            stats.passages += len(matrix)
+            stories.remove(article_id)
+        with lexical.writer(passages=source.manifest.passages) as writer:
+            for article_id in existing:
+                writer.delete(article_id)
+            for staged_article, matrix in upserts:
+                article = staged_article
+                if regroup:
+                    article = replace(article, story=stories.story_for(article))
+                writer.upsert(article)
+                vectors.add(article.id, matrix)
+                stats.articles += 1
+                stats.passages += len(matrix)
         vectors.optimize()  # past the size for a graph, or a graph too full of dead entries
         vectors.save(target)
         previous = NeighbourTable.load(source.folder)
-        added = [article.id for article, _ in embedded]
-        neighbours = previous.updated(vectors, added) if previous else NeighbourTable.build(vectors)
+        neighbours = (
+            previous.updated(vectors, upserts.ids) if previous else NeighbourTable.build(vectors)
+        )
         neighbours.save(target)
+        stories.save(target)
         manifest = replace(
             source.manifest,
             generation=target.name,
