@@ -110,6 +110,9 @@ def test_add_stdin_and_post_store_the_same_articles(
     [undated] = [a for i, a in articles.items() if i.startswith("h-")]
     assert undated.date is None and undated.story is None
     assert all("date 'gestern' could not be read" in text for text in warnings), warnings
+    # The summary table of `add` counts the agency copy it found.
+    [row] = [line.split() for line in warnings[0].splitlines() if line.startswith("jsonl ")]
+    assert (row[4], row[-1]) == ("3", "1"), row  # indexed, copies
 
 
 def test_an_add_groups_a_copy_with_an_article_already_indexed(
