@@ -151,6 +151,7 @@ def _finish(report: BuildReport, verb: str) -> None:
     click.echo(
         f"{verb} {stats.articles} articles ({stats.passages} passages) into "
         f"{report.generation} in {stats.seconds:.1f}s, {rate:.1f} articles/s"
+        + (f" (writer lock held {report.locked:.1f}s)" if report.locked else "")
         + (f"; {len(read.skipped_files)} file(s) skipped" if read.skipped_files else "")
     )
     _exit_on_rejected(report.rejected)

@@ -11,6 +11,7 @@ the engine picks the generation, pages and shapes the results.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -200,6 +201,7 @@ class Engine:
         leaves the previous generation live and whole, so no reader and no later
         open can see an article on one side only, and nothing needs repair.
         """
+        started = time.perf_counter()
         current = self._current(wait=True)
         settings, base = current.manifest.passages, current.name
         stories = Stories.load(current.folder)  # agency copies are grouped as they are read
@@ -210,6 +212,7 @@ class Engine:
             staged(self.folder.path, grouped, self._load_embedder, settings, progress) as batch,
             self.folder.writer_lock(self.write_wait),
         ):
+            locked = time.perf_counter()
             live = self._current(wait=True)
             if live.manifest.passages != settings:
                 raise InputError(
@@ -223,6 +226,7 @@ class Engine:
             del live  # its lease would keep the old generation from the cleanup below
             if read is not None:
                 report.rejected, report.read = read.errors, read
+            report.stats.seconds = time.perf_counter() - started
             if target is None:
                 return report
             self.folder.switch_to(target)
@@ -230,6 +234,7 @@ class Engine:
                 # Let go of the old generation now, so the cleanup below can take it.
                 self._generation = self._open_live()
             self.folder.remove_stale()
+            report.locked = time.perf_counter() - locked
         return report
 
     def delete(self, article_ids: Sequence[str]) -> int:

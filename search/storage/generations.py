@@ -48,6 +48,8 @@ class BuildReport:
     deleted: int = 0
     # What reading saw: per-format counts, warnings, files skipped.
     read: ReadReport = field(default_factory=ReadReport)
+    # Seconds the writer lock was held (a write embeds before it takes the lock).
+    locked: float = 0.0
 
 
 class Generation:
