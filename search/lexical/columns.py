@@ -42,6 +42,7 @@ class Columns:
         )
         self._groups: dict[str, list[int]] | None = None
         self._story_of: dict[str, str] | None = None
+        self._story_codes: np.ndarray | None = None
         self.labels: dict[str, list[str]] = {}
         self.codes: dict[str, np.ndarray] = {}
         for name in FACET_FIELDS:
@@ -75,8 +76,10 @@ class Columns:
         """``docnums`` with only the first document of each story, in their order."""
         if not self.story_groups() or not len(docnums):
             return docnums
-        stories = np.array([self.story[d] for d in docnums], dtype=object)
-        _values, first = np.unique(stories, return_index=True)
+        if self._story_codes is None:
+            _labels, codes = np.unique(np.array(self.story, dtype=object), return_inverse=True)
+            self._story_codes = codes.reshape(-1)
+        _values, first = np.unique(self._story_codes[docnums], return_index=True)
         return docnums[np.sort(first)]
 
     def ids_of(self, docnums: Iterable[int]) -> frozenset[str]:
