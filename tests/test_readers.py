@@ -196,3 +196,24 @@ def test_a_json_envelope_and_a_single_object(tmp_path: Path) -> None:
     (tmp_path / "wp.json").write_text(json.dumps({"posts": [{"id": "p", "content": "A."}]}))
     (tmp_path / "one.json").write_text(json.dumps({"id": "o", "body": "B."}))
     assert sorted(a.id for a in read_articles([tmp_path])) == ["o", "p"]
+
+
+def test_map_through_the_command_line_and_a_bad_map_is_a_usage_error(tmp_path: Path) -> None:
+    path = tmp_path / "cms.csv"
+    path.write_text("Nummer;Fliesstext\nn1;Die Fähre fährt wieder.\n", encoding="utf-8")
+    index = str(tmp_path / "i")
+    good = [
+        "rebuild",
+        str(path),
+        "--index",
+        index,
+        "--map",
+        "id=Nummer",
+        "--map",
+        "text=Fliesstext",
+    ]
+    result = CliRunner().invoke(main, good)
+    assert result.exit_code == 0, result.output
+    assert Engine(index).get("n1").body == "Die Fähre fährt wieder."
+    bad = CliRunner().invoke(main, ["rebuild", str(path), "--index", index, "--map", "wort=x"])
+    assert bad.exit_code == 2 and "unknown field 'wort'" in bad.stderr
