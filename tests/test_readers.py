@@ -6,9 +6,12 @@ its own, boilerplate words are not indexed, and the summary counts each format.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
+import lzma
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -217,3 +220,10 @@ def test_map_through_the_command_line_and_a_bad_map_is_a_usage_error(tmp_path: P
     assert Engine(index).get("n1").body == "Die Fähre fährt wieder."
     bad = CliRunner().invoke(main, ["rebuild", str(path), "--index", index, "--map", "wort=x"])
     assert bad.exit_code == 2 and "unknown field 'wort'" in bad.stderr
+
+
+@pytest.mark.parametrize("wrap", [bz2.compress, lzma.compress, gzip.compress])
+def test_bzip2_xz_and_gzip_around_a_line_format(wrap: Callable[[bytes], bytes]) -> None:
+    lines = b"".join(b'{"id": "z%d", "text": "Text %d."}\n' % (n, n) for n in range(3))
+    articles = list(read_stream(io.BytesIO(wrap(lines)), "lines.jsonl.packed", ReadReport()))
+    assert [a.id for a in articles] == ["z0", "z1", "z2"]
