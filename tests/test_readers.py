@@ -22,7 +22,7 @@ from search.engine import Engine
 from search.ingest.readers import ReadReport, detect, jsonarray, read_articles, read_stream
 from search.semantic.embedders import Embedder
 
-from .archives import BOILERPLATE, WORDS, broken_files, make_archive
+from .archives import BOILERPLATE, WORDS, broken_files, make_archive, page
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +227,17 @@ def test_bzip2_xz_and_gzip_around_a_line_format(wrap: Callable[[bytes], bytes]) 
     lines = b"".join(b'{"id": "z%d", "text": "Text %d."}\n' % (n, n) for n in range(3))
     articles = list(read_stream(io.BytesIO(wrap(lines)), "lines.jsonl.packed", ReadReport()))
     assert [a.id for a in articles] == ["z0", "z1", "z2"]
+
+
+def test_an_old_arc_file_is_read_like_a_warc() -> None:
+    version = b"1 0 Test\nURL IP-address Archive-date Content-type Archive-length\n"
+    header = b"filedesc://old.arc 0.0.0.0 20030506000000 text/plain %d\n" % len(version)
+    html = page(
+        "Alter Bericht", "Ein Bericht über den Leuchtkäfer.", "2003-05-06", "http://a.example/x"
+    )
+    payload = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n" + html.encode()
+    record = b"http://a.example/x 127.0.0.1 20030506000000 text/html %d\n" % len(payload)
+    data = header + version + b"\n" + record + payload + b"\n"
+    [article] = read_stream(io.BytesIO(data), "old.arc", ReadReport())
+    assert (article.date, article.url) == ("2003-05-06", "http://a.example/x")
+    assert "Leuchtkäfer" in article.body
