@@ -12,7 +12,7 @@ beyond those is counted and a sample is printed to be read.
 The vector side compares the centroids of the articles' passage vectors (the
 packaged model), all pairs, on a subset (embedding is the slow part).
 
-    python -m bench.duplicates [--pairs 400] [--vector-pairs 120]
+    python -m bench.duplicates [--pairs 400] [--vector-pairs 120] [--scale 100000]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from search.ingest.article import Article, split_sentences
-from search.ingest.duplicates import Stories, signature, similarity
+from search.ingest.duplicates import NUM_PERM, Stories, signature, similarity
 from search.ingest.passages import PassageSettings, split_passages
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
@@ -167,13 +167,57 @@ def reuters(threshold: float, sample: int, rng: random.Random) -> None:
         print(f"  {by_id[article_id]['title'][:60]!r}  ~  {by_id[story]['title'][:60]!r}")
 
 
+def scale(stored: int, memory_sample: int) -> None:
+    """Grouping against a large archive: loading its signatures, comparing one article."""
+    import tempfile
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    stories = Stories()
+    stories._stored = rng.integers(0, 2**32 - 1, size=(stored, NUM_PERM), dtype=np.uint32)
+    stories._stored_ids = [f"s{i}" for i in range(stored)]
+    stories._alive = np.ones(stored, bool)
+    stories.story_of = {i: i for i in stories._stored_ids}
+    articles = load("10kgnad")[:200]
+    with tempfile.TemporaryDirectory() as tmp:
+        stories.save(Path(tmp))
+        started = time.perf_counter()
+        loaded = Stories.load(Path(tmp))
+        load_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    for article in articles:
+        loaded.assign(article["id"], article["text"])
+    per_article = (time.perf_counter() - started) / len(articles) * 1000
+    print(
+        f"\n{stored:,} stored signatures: loaded in {load_seconds:.2f}s; "
+        f"an added article compared in {per_article:.1f} ms"
+    )
+    briefs = load("reuters21578")[:memory_sample]
+    tracemalloc.start()
+    fresh = Stories()
+    for article in briefs:
+        fresh.assign(article["id"], article["text"])
+    held, _peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(
+        f"a rebuild grouping {len(briefs):,} Reuters briefs holds {held / 1e6:.1f} MB "
+        f"({held / len(briefs) / 1e3:.1f} KB an article)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pairs", type=int, default=400)
     parser.add_argument("--vector-pairs", type=int, default=0)
     parser.add_argument("--sample", type=int, default=20)
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument("--scale", type=int, default=0, help="also time N stored signatures")
+    parser.add_argument("--only-scale", action="store_true")
     args = parser.parse_args()
+    if args.scale:
+        scale(args.scale, 5000)
+    if args.only_scale:
+        return
     rng = random.Random(args.seed)
     texts, truth = constructed(args.pairs, rng)
     minhash_table(texts, truth, args.seed)
