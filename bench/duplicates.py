@@ -32,7 +32,7 @@ from search.ingest.passages import PassageSettings, split_passages
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 GERMAN = ("10kgnad", "wikinews-de")
-DATELINES = ("Wien (APA) - ", "Berlin (dpa) - ", "Hamburg (AFP). ", "(Reuters) ")
+DATELINES = ("Linz (APA) - ", "Berlin (dpa) - ", "Hamburg (AFP). ", "(Reuters) ")
 THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7)
 
 

@@ -48,7 +48,7 @@ PAGE = """<!DOCTYPE html><html lang="de"><head><meta charset="utf-8">
 <body><header><nav><a href="/">Start</a> <a href="/politik">Politik</a>
 <a href="/wirtschaft">Wirtschaft</a> <a href="/sport">Sport</a></nav></header>
 <main><article><h1>{title}</h1>{paragraphs}</article></main>
-<aside><h3>Meistgelesen</h3><ul><li>Andere Meldung eins</li><li>Andere Meldung zwei</li>
+<aside><h3>Meistgelesen</h3><ul><li>Andere Meldung A</li><li>Andere Meldung B</li>
 </ul></aside><footer>Impressum · Datenschutz · Kontakt · © Archivkurier</footer></body></html>
 """
 

@@ -21,7 +21,7 @@ PAGE = """<!DOCTYPE html>
 <html lang="de"><head><meta charset="utf-8"><title>{title} | Kurier</title>
 <meta property="article:published_time" content="{date}">
 <link rel="canonical" href="{url}">
-<meta name="author" content="Anna Berg">
+<meta name="author" content="Ida Brenner">
 <script>var Skriptvariable = "Skriptvariable";</script></head>
 <body><nav><ul><li><a href="/">Navigationsleiste Startseite</a></li><li>Sport</li></ul></nav>
 <main><article><h1>{title}</h1>
@@ -45,8 +45,8 @@ RSS = """<?xml version="1.0" encoding="UTF-8"?>
 <item><title>Leuchtturm saniert</title><link>https://nord.example/leuchtturm</link>
 <guid>https://nord.example/leuchtturm</guid><pubDate>Sat, 05 Jul 2025 10:00:00 +0200</pubDate>
 <description>Kurzfassung zum Leuchtturm.</description>
-<content:encoded><![CDATA[<p>Der Leuchtturm auf der Insel wurde nach zwei Jahren
-Bauzeit saniert; Kuttermuschel heißt das neue Museum darin.</p><p>Besucher können ab August
+<content:encoded><![CDATA[<p>Der Leuchtturm am Kliff wurde nach langer Sanierung
+wiedereröffnet; Kuttermuschel heißt die Ausstellung darin.</p><p>Besucher dürfen ab Herbst
 hinauf.</p>]]></content:encoded></item>
 <item><title>Fährverbindung eingestellt</title><link>https://nord.example/faehre</link>
 <pubDate>Sun, 06 Jul 2025 08:30:00 +0200</pubDate>
@@ -61,21 +61,22 @@ ATOM = """<?xml version="1.0" encoding="utf-8"?>
 <entry><title>Gletscher schmilzt schneller</title><id>urn:alpenblatt:gletscher</id>
 <link href="https://alpen.example/gletscher"/><published>2025-08-01T09:15:00+02:00</published>
 <updated>2025-08-01T10:00:00+02:00</updated>
-<content type="html">&lt;p&gt;Messungen am Firnkessel zeigen, dass der Gletscher im
-Sommer deutlich schneller schmilzt als in den Jahren zuvor.&lt;/p&gt;</content></entry>
+<content type="html">&lt;p&gt;Daten vom Firnkessel belegen, dass der Gletscher im
+Sommer rascher schmilzt als früher.&lt;/p&gt;</content></entry>
 </feed>
 """
 
 # One agency story and its copy as another outlet runs it: one sentence changed.
 STORY = (
-    "Die Landesregierung hat am Dienstag ein neues Programm zur Förderung von Solaranlagen "
-    "auf Schuldächern vorgestellt. Bis 2030 sollen mehr als 400 Schulen mit Photovoltaik "
-    "ausgestattet werden, teilte das Ministerium mit. Die Kosten von rund 120 Millionen Euro "
-    "teilen sich Land und Gemeinden. Kritik kam von der Opposition, die das Tempo für zu "
-    "gering hält. Die ersten Anlagen sollen noch in diesem Sommer in Betrieb gehen."
+    "Die Landesregierung hat am Dienstag ein Förderpaket für Solaranlagen auf Schuldächern "
+    "vorgestellt. Bis 2030 sollen mehr als 400 Schulen mit Photovoltaik ausgestattet "
+    "werden, teilte das Ministerium mit. Die Aufwendungen von rund 120 Mio. teilen sich "
+    "Freistaat und Gemeinden. Skepsis kam von den Grünen im Landtag, die das Tempo für zu "
+    "gering halten. Die Anlagen sollen ab Sommer Strom für Turnhallen und Klassenzimmer "
+    "liefern."
 )
 COPY = STORY.replace(
-    "Kritik kam von der Opposition, die das Tempo für zu gering hält.",
+    "Skepsis kam von den Grünen im Landtag, die das Tempo für zu gering halten.",
     "Die Umweltverbände begrüßten den Schritt ausdrücklich.",
 )
 

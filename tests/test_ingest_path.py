@@ -38,7 +38,7 @@ RECORDS = [
     },
     {
         "guid": "cms-2",
-        "headline": "Land fördert Photovoltaik an Schulen",
+        "headline": "Freistaat fördert Photovoltaik an Schulen",
         "pubDate": "Sun, 06 Jul 2025 09:00:00 +0200",
         "content": "(APA) " + COPY,
         "source": "Tagblatt",
@@ -136,7 +136,7 @@ def test_the_writer_lock_is_free_while_an_add_embeds(fresh: Path, embedder: Embe
     def articles() -> Iterator[Article]:  # read lazily, as the embedding reads them
         for n in range(3):
             held.append(_locked(engine))
-            yield Article(id=f"lock-{n}", body=f"Artikel {n} über Wien.")
+            yield Article(id=f"lock-{n}", body=f"Artikel {n} über Graz.")
 
     engine.write(articles())
     assert held == [False, False, False]

@@ -189,7 +189,7 @@ def test_records_without_id_get_a_stable_one_from_their_url() -> None:
 
 def test_a_json_array_is_streamed_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(jsonarray, "CHUNK", 7)  # every element crosses chunk boundaries
-    items = [{"id": f"j{n}", "text": f"Artikel {n} über Wien."} for n in range(30)]
+    items = [{"id": f"j{n}", "text": f"Artikel {n} über Graz."} for n in range(30)]
     data = gzip.compress(json.dumps(items, ensure_ascii=False).encode())
     articles = list(read_stream(io.BytesIO(data), "export.json.gz", ReadReport()))
     assert [a.id for a in articles] == [f"j{n}" for n in range(30)]
@@ -203,7 +203,7 @@ def test_a_json_envelope_and_a_single_object(tmp_path: Path) -> None:
 
 def test_map_through_the_command_line_and_a_bad_map_is_a_usage_error(tmp_path: Path) -> None:
     path = tmp_path / "cms.csv"
-    path.write_text("Nummer;Fliesstext\nn1;Die Fähre fährt wieder.\n", encoding="utf-8")
+    path.write_text("Nummer;Fliesstext\nn1;Die Fähre legt heute ab.\n", encoding="utf-8")
     index = str(tmp_path / "i")
     good = [
         "rebuild",
@@ -217,7 +217,7 @@ def test_map_through_the_command_line_and_a_bad_map_is_a_usage_error(tmp_path: P
     ]
     result = CliRunner().invoke(main, good)
     assert result.exit_code == 0, result.output
-    assert Engine(index).get("n1").body == "Die Fähre fährt wieder."
+    assert Engine(index).get("n1").body == "Die Fähre legt heute ab."
     bad = CliRunner().invoke(main, ["rebuild", str(path), "--index", index, "--map", "wort=x"])
     assert bad.exit_code == 2 and "unknown field 'wort'" in bad.stderr
 
