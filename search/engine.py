@@ -55,7 +55,7 @@ from search.retrieval.results import SORTS, Hit, Mode, Ranked, Ranking, SearchRe
 from search.semantic.embedders import Embedder, embed_query, load_embedder, model_name
 from search.semantic.grounding import ExpansionSettings
 from search.semantic.ranking import SemanticSettings
-from search.storage.folder import IndexFolder
+from search.storage.folder import IndexFolder, storage_errors
 from search.storage.generations import BuildReport, Generation, build_generation, derive_generation
 from search.storage.manifest import Manifest
 
@@ -207,8 +207,10 @@ class Engine:
         stories = Stories.load(current.folder)  # agency copies are grouped as they are read
         del current  # no lease on it while embedding: a rebuild may replace it meanwhile
         grouped = stories.grouped(upserts, read.copy_found if read is not None else None)
-        # Entering ``staged`` embeds everything; only then is the lock taken.
+        # Entering ``staged`` embeds everything; only then is the lock taken. A full
+        # disk while staging is the same one-line error as one while writing.
         with (
+            storage_errors(self.folder.path),
             staged(self.folder.path, grouped, self._load_embedder, settings, progress) as batch,
             self.folder.writer_lock(self.write_wait),
         ):
