@@ -10,31 +10,30 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from functools import wraps
 from itertools import islice
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
-from tqdm import tqdm
 
 from search.cli_options import (
     UserError,
     check_index_path,
     check_port,
     filter_options,
+    map_option,
     parse_filters,
     read_key_file,
     sort_option,
     wait_option,
 )
-from search.cli_output import print_results
+from search.cli_output import print_results, progress_bar
 from search.engine import BuildReport, Engine
 from search.errors import IndexDamaged, SearchError
-from search.ingest.article import RecordError, parse_mapping
-from search.ingest.readers import ReadReport, expand_sources, read_stream
+from search.ingest.article import RecordError
+from search.ingest.readers import read_stream
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
 from search.retrieval.results import MODES, Mode, Sort
@@ -84,60 +83,6 @@ offset_option = click.option(
 )
 
 
-map_option = click.option(
-    "--map",
-    "field_map",
-    multiple=True,
-    metavar="FIELD=NAME",
-    help="Read FIELD (id, title, lead, text, date, source, url, language, category) from "
-    "the records' NAME, e.g. --map text=Inhalt; repeatable. Common names are known already.",
-)
-
-
-def _mapping(pairs: tuple[str, ...]) -> dict[str, str]:
-    try:
-        return parse_mapping(pairs)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--map") from exc
-
-
-def _source_bytes(sources: Sequence[Path]) -> int | None:
-    """Total size of the files to read, for a progress bar in bytes (None: unknown)."""
-    try:
-        return sum(path.stat().st_size for path in expand_sources(sources))
-    except (OSError, SearchError):
-        return None  # the read itself reports the problem
-
-
-@contextmanager
-def _progress(total_bytes: int | None) -> Iterator[tuple[ReadReport, Callable[[int], None]]]:
-    """A bar over the bytes read (MB/s) that also shows articles embedded per second."""
-    bar = tqdm(
-        total=total_bytes,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        file=sys.stderr,
-        disable=None,
-        dynamic_ncols=True,
-        smoothing=0.1,
-    )
-    read = ReadReport(on_bytes=bar.update)
-    started = time.perf_counter()
-    done = 0
-
-    def on_articles(count: int) -> None:
-        nonlocal done
-        done += count
-        rate = done / max(time.perf_counter() - started, 1e-9)
-        bar.set_postfix_str(f"{done} articles, {rate:.1f} articles/s", refresh=False)
-
-    try:
-        yield read, on_articles
-    finally:
-        bar.close()
-
-
 def _finish(report: BuildReport, verb: str) -> None:
     stats = report.stats
     rate = stats.articles / stats.seconds if stats.seconds else 0.0
@@ -184,7 +129,7 @@ def main() -> None:
 @map_option
 @_reports_errors
 def rebuild(
-    sources: tuple[Path, ...], index: Path | None, model: str | None, field_map: tuple[str, ...]
+    sources: tuple[Path, ...], index: Path | None, model: str | None, field_map: dict[str, str]
 ) -> None:
     """Build a fresh index from SOURCES (files or folders; default: seeds/).
 
@@ -193,15 +138,14 @@ def rebuild(
     """
     settings = _settings(index, model)
     paths = list(sources) or [Path("seeds")]
-    mapping = _mapping(field_map)
-    with _progress(_source_bytes(paths)) as (read, progress):
+    with progress_bar(paths) as (read, progress):
         _engine, report = Engine.rebuild(
             paths,
             settings.index,
             model=settings.model,
             progress=progress,
             read=read,
-            mapping=mapping,
+            mapping=field_map,
         )
     _finish(report, "indexed")
 
@@ -213,20 +157,19 @@ def rebuild(
 @wait_option
 @_reports_errors
 def add(
-    sources: tuple[Path, ...], index: Path | None, field_map: tuple[str, ...], wait: float
+    sources: tuple[Path, ...], index: Path | None, field_map: dict[str, str], wait: float
 ) -> None:
     """Add or replace (by id) the articles in SOURCES; ``-`` reads JSON lines from stdin."""
     engine = Engine(_settings(index).index, write_wait=wait)
-    mapping = _mapping(field_map)
     if Path("-") in sources:
         if len(sources) > 1:
             raise click.UsageError("give '-' (stdin) or files, not both")
-        with _progress(None) as (read, progress):
-            articles = read_stream(sys.stdin.buffer, "<stdin>", read, mapping)
+        with progress_bar(None) as (read, progress):
+            articles = read_stream(sys.stdin.buffer, "<stdin>", read, field_map)
             report = engine.write(articles, progress=progress, read=read)
     else:
-        with _progress(_source_bytes(list(sources))) as (read, progress):
-            report = engine.add_files(list(sources), progress, read, mapping)
+        with progress_bar(list(sources)) as (read, progress):
+            report = engine.add_files(list(sources), progress, read, field_map)
     _finish(report, "added")
 
 

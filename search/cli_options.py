@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from search.errors import SearchError
+from search.ingest.article import parse_mapping
 from search.retrieval.filters import Filters
 from search.retrieval.results import SORTS
 from search.storage.folder import CURRENT_FILE
@@ -105,3 +106,24 @@ def read_key_file(path: Path) -> str:
     if not key:
         raise click.BadParameter(f"{path} is empty", param_hint="--api-key-file")
     return key
+
+
+def _field_map(
+    _ctx: click.Context, _param: click.Parameter, pairs: tuple[str, ...]
+) -> dict[str, str]:
+    """``--map`` values as our field -> their name; a bad one is a usage error."""
+    try:
+        return parse_mapping(pairs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+map_option = click.option(
+    "--map",
+    "field_map",
+    multiple=True,
+    metavar="FIELD=NAME",
+    callback=_field_map,
+    help="Read FIELD (id, title, lead, text, date, source, url, language, category) from "
+    "the records' NAME, e.g. --map text=Inhalt; repeatable. Common names are known already.",
+)

@@ -1,14 +1,22 @@
-"""How the ``news-search`` commands print results: JSON, or text a person reads."""
+"""How the ``news-search`` commands print: results as JSON or text, and ingest progress."""
 
 from __future__ import annotations
 
 import html
 import json
 import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
+from tqdm import tqdm
 
+from search.errors import SearchError
+from search.ingest.readers import ReadReport, expand_sources
 from search.retrieval.facets import Facets
 from search.retrieval.results import SearchResults
 
@@ -75,3 +83,42 @@ def print_facets(facets: Facets) -> None:
         values = getattr(facets, name)
         if values:
             click.echo(f"{name}: {', '.join(f'{c.value} {c.count}' for c in values)}")
+
+
+def _source_bytes(sources: Sequence[Path]) -> int | None:
+    """Total size of the files to read, for a progress bar in bytes (None: unknown)."""
+    try:
+        return sum(path.stat().st_size for path in expand_sources(sources))
+    except (OSError, SearchError):
+        return None  # the read itself reports the problem
+
+
+@contextmanager
+def progress_bar(
+    sources: Sequence[Path] | None,
+) -> Iterator[tuple[ReadReport, Callable[[int], None]]]:
+    """A bar over the bytes read (MB/s) that also shows articles embedded per second."""
+    bar = tqdm(
+        total=_source_bytes(sources) if sources is not None else None,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        disable=None,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
+    read = ReadReport(on_bytes=bar.update)
+    started = time.perf_counter()
+    done = 0
+
+    def on_articles(count: int) -> None:
+        nonlocal done
+        done += count
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        bar.set_postfix_str(f"{done} articles, {rate:.1f} articles/s", refresh=False)
+
+    try:
+        yield read, on_articles
+    finally:
+        bar.close()

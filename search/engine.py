@@ -27,10 +27,8 @@ from search.ingest.indexing import Progress
 from search.ingest.passages import PassageSettings
 from search.ingest.readers import ReadReport, expand_sources, read_articles
 from search.ingest.staging import staged
-from search.lexical.columns import Columns
 from search.lexical.parse import MAX_QUERY_CHARS, plain_words
-from search.retrieval.collapse import Copy
-from search.retrieval.collapse import collapse as collapse_stories
+from search.retrieval.collapse import one_per_story, with_copies, without_copies_of
 from search.retrieval.facets import Facets, count_documents, count_facets
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
@@ -51,7 +49,7 @@ from search.retrieval.ranking import (
     rank,
     rank_similar,
 )
-from search.retrieval.results import SORTS, Hit, Mode, Ranked, Ranking, SearchResults, Sort
+from search.retrieval.results import SORTS, Mode, Ranked, Ranking, SearchResults, Sort
 from search.semantic.embedders import Embedder, embed_query, load_embedder, model_name
 from search.semantic.grounding import ExpansionSettings
 from search.semantic.ranking import SemanticSettings
@@ -348,7 +346,7 @@ class Engine:
         docnums = matches.docnums()
         collapse = collapse and bool(columns.story_groups())
         if collapse:
-            ranking, docnums = _one_per_story(ranking, docnums, columns)
+            ranking, docnums = one_per_story(ranking, docnums, columns)
         ids = [item.article_id for item in ranking.items]
         key = fingerprint(
             {"q": plan.text, "mode": mode, "fusion": fusion, "sort": sort, **plan.filters.to_dict()}
@@ -361,7 +359,7 @@ class Engine:
         if matches.lexical is not None:
             page = replace(page, hits=[explained(hit, matches.lexical) for hit in page.hits])
         if collapse:
-            page = replace(page, hits=_with_copies(page.hits, generation, columns))
+            page = replace(page, hits=with_copies(page.hits, generation.lexical, columns))
         return replace(
             page,
             sort=sort,
@@ -436,7 +434,7 @@ class Engine:
             generation, self._embed, self.semantic, article_id, text, SIMILAR_DEPTH, filters
         )
         if article_id is not None:
-            ranking = _without_copies_of(article_id, ranking, generation.lexical.columns())
+            ranking = without_copies_of(article_id, ranking, generation.lexical.columns())
         ids = [item.article_id for item in ranking.items]
         key = fingerprint({"similar": ranking.query, **(filters or Filters()).to_dict()})
         start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
@@ -456,39 +454,3 @@ def _stored(generation: Generation, items: list[Ranked]) -> Iterator[tuple[Artic
     """The stored articles of ``items``; the generator's frame holds ``generation``, and
     with it the reader lease, until the last one is read or the generator is dropped."""
     yield from stored_articles(generation.lexical, items)
-
-
-def _one_per_story(
-    ranking: Ranking, docnums: np.ndarray, columns: Columns
-) -> tuple[Ranking, np.ndarray]:
-    """The ranking with one article per agency story, and the matches' documents likewise."""
-    ranked = [item.article_id for item in ranking.items]
-    kept = {k.id for k in collapse_stories(ranked, columns.story_of(), {})}
-    items = [item for item in ranking.items if item.article_id in kept]
-    stories = columns.one_per_story(docnums)
-    total = ranking.total - (len(docnums) - len(stories))
-    return replace(ranking, items=items, total=total), stories
-
-
-def _with_copies(hits: list[Hit], generation: Generation, columns: Columns) -> list[Hit]:
-    """Each hit with the other copies of its story: id, source and date."""
-    story_of = columns.story_of()
-    groups = columns.story_groups()
-    members: dict[str, list[Copy]] = {}
-    for hit in hits:
-        story = story_of.get(hit.id)
-        if story is not None and story not in members:
-            copies = (generation.lexical.get(columns.ids[d]) for d in groups[story])
-            members[story] = [Copy(a.id, a.source, a.date) for a in copies]
-    kept = collapse_stories([hit.id for hit in hits], story_of, members)
-    return [replace(hit, duplicates=k.duplicates) for hit, k in zip(hits, kept, strict=True)]
-
-
-def _without_copies_of(article_id: str, ranking: Ranking, columns: Columns) -> Ranking:
-    """A similar-articles ranking without the other copies of the asked article's story."""
-    story_of = columns.story_of()
-    story = story_of.get(article_id)
-    if story is None:
-        return ranking
-    items = [item for item in ranking.items if story_of.get(item.article_id) != story]
-    return replace(ranking, items=items, total=ranking.total - (len(ranking.items) - len(items)))
