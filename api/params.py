@@ -10,8 +10,9 @@ from fastapi.exceptions import RequestValidationError
 
 from api.limits import MAX_FILTER_VALUES
 from api.schemas import ErrorOut, HitOut
-from search.engine import MAX_LIMIT, Engine
+from search.engine import Engine
 from search.retrieval.filters import Filters
+from search.retrieval.paging import MAX_LIMIT
 
 MAX_OFFSET = 10_000
 MAX_FACET_SIZE = 1000

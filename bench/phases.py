@@ -21,7 +21,8 @@ from bench.peers import NaiveSearch, TantivySearch, articles_of, build_naive, bu
 from search.engine import Engine
 from search.ingest.indexing import BATCH_ARTICLES, batches, embedded_batches
 from search.ingest.passages import PassageSettings
-from search.lexical.index import LexicalIndex, LexicalWriter
+from search.lexical.index import LexicalIndex
+from search.lexical.schema import LexicalWriter
 from search.retrieval.plan import semantic_text
 from search.semantic.embedders import UniversalSentenceEncoder
 from search.semantic.vectors import VectorIndex

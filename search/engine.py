@@ -11,7 +11,6 @@ the engine picks the generation, pages and shapes the results.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -20,13 +19,11 @@ from typing import Any
 import numpy as np
 
 from search.budget import SEARCH_SECONDS, Budget
-from search.errors import InputError, ModelMismatch, QueryError
+from search.errors import ModelMismatch, QueryError
 from search.ingest.article import Article
-from search.ingest.duplicates import Stories
 from search.ingest.indexing import Progress
 from search.ingest.passages import PassageSettings
 from search.ingest.readers import ReadReport, expand_sources, read_articles
-from search.ingest.staging import staged
 from search.lexical.parse import MAX_QUERY_CHARS, plain_words
 from search.retrieval.collapse import one_per_story, with_copies, without_copies_of
 from search.retrieval.facets import Facets, count_documents, count_facets
@@ -34,12 +31,12 @@ from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
 from search.retrieval.hits import build_page, explained, stored_articles
 from search.retrieval.paging import (
-    Cursor,
+    MAX_LIMIT,
+    check_page,
     claimed_position,
-    decode_cursor,
-    encode_cursor,
     fingerprint,
-    resume_position,
+    next_cursor,
+    window,
 )
 from search.retrieval.plan import QueryPlan, make_plan
 from search.retrieval.ranking import (
@@ -53,18 +50,10 @@ from search.retrieval.results import SORTS, Mode, Ranked, Ranking, SearchResults
 from search.semantic.embedders import Embedder, embed_query, load_embedder, model_name
 from search.semantic.grounding import ExpansionSettings
 from search.semantic.ranking import SemanticSettings
-from search.storage.folder import IndexFolder, storage_errors
-from search.storage.generations import BuildReport, Generation, build_generation, derive_generation
+from search.storage.folder import IndexFolder
+from search.storage.generations import BuildReport, Generation, build_generation
 from search.storage.manifest import Manifest
-
-MAX_LIMIT = 100
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit must be an integer from 1 to {MAX_LIMIT}, not {limit!r}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise QueryError(f"offset must be a non-negative integer, not {offset!r}")
+from search.storage.writes import write_generation
 
 
 def _check_options(fusion: str, sort: str) -> None:
@@ -199,43 +188,22 @@ class Engine:
         leaves the previous generation live and whole, so no reader and no later
         open can see an article on one side only, and nothing needs repair.
         """
-        started = time.perf_counter()
-        current = self._current(wait=True)
-        settings, base = current.manifest.passages, current.name
-        stories = Stories.load(current.folder)  # agency copies are grouped as they are read
-        del current  # no lease on it while embedding: a rebuild may replace it meanwhile
-        grouped = stories.grouped(upserts, read.copy_found if read is not None else None)
-        # Entering ``staged`` embeds everything; only then is the lock taken. A full
-        # disk while staging is the same one-line error as one while writing.
-        with (
-            storage_errors(self.folder.path),
-            staged(self.folder.path, grouped, self._load_embedder, settings, progress) as batch,
-            self.folder.writer_lock(self.write_wait),
-        ):
-            locked = time.perf_counter()
-            live = self._current(wait=True)
-            if live.manifest.passages != settings:
-                raise InputError(
-                    "the index was rebuilt with other passage settings while this write "
-                    "embedded its articles; run the write again"
-                )
-            regroup = live.name != base  # another write landed meanwhile
-            if regroup:
-                stories = Stories.load(live.folder)
-            target, report = derive_generation(self.folder, live, batch, deletes, stories, regroup)
-            del live  # its lease would keep the old generation from the cleanup below
-            if read is not None:
-                report.rejected, report.read = read.errors, read
-            report.stats.seconds = time.perf_counter() - started
-            if target is None:
-                return report
-            self.folder.switch_to(target)
-            with self._switching:
-                # Let go of the old generation now, so the cleanup below can take it.
-                self._generation = self._open_live()
-            self.folder.remove_stale()
-            report.locked = time.perf_counter() - locked
-        return report
+        return write_generation(
+            self.folder,
+            lambda: self._current(wait=True),
+            self._follow_switch,
+            upserts,
+            deletes,
+            self._load_embedder,
+            progress,
+            read,
+            self.write_wait,
+        )
+
+    def _follow_switch(self) -> None:
+        """Open the generation a write just switched to, letting go of the old one."""
+        with self._switching:
+            self._generation = self._open_live()
 
     def delete(self, article_ids: Sequence[str]) -> int:
         """Delete articles by id; return how many existed."""
@@ -329,10 +297,8 @@ class Engine:
         ``collapse`` shows each agency story once, at its best-ranked copy, with the
         other copies in its ``duplicates``; the total and facets then count stories.
         """
-        _check_page(limit, offset)
+        check_page(limit, offset, cursor)
         _check_options(fusion, sort)
-        if cursor is not None and offset:
-            raise QueryError("give offset or cursor, not both")
         # One generation serves the whole request, even if a write switches meanwhile.
         generation = self._current()
         plan = make_plan(query, mode, generation.lexical, filters, strict)
@@ -352,9 +318,8 @@ class Engine:
             {"q": plan.text, "mode": mode, "fusion": fusion, "sort": sort, **plan.filters.to_dict()}
             | ({"collapse": False} if not collapse else {})
         )
-        start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
         # ``ids`` ends early only where the ranking stopped at ``reach``.
-        end = min(start + limit, len(ids))
+        start, end = window(ids, limit, offset, cursor, key)
         page = build_page(generation.lexical, ranking, limit, start)
         if matches.lexical is not None:
             page = replace(page, hits=[explained(hit, matches.lexical) for hit in page.hits])
@@ -363,7 +328,7 @@ class Engine:
         return replace(
             page,
             sort=sort,
-            next=encode_cursor(Cursor(end, ids[end - 1]), key) if end < ranking.total else None,
+            next=next_cursor(ids, end, ranking.total, key),
             facets=count_documents(columns, docnums) if facets else None,
             interpreted_as=plan.interpreted_as,
             notices=[*plan.notices, *budget.notices],
@@ -426,9 +391,7 @@ class Engine:
 
         The list holds the ``SIMILAR_DEPTH`` closest; its pages walk it like a search's.
         """
-        _check_page(limit, offset)
-        if cursor is not None and offset:
-            raise QueryError("give offset or cursor, not both")
+        check_page(limit, offset, cursor)
         generation = self._current()
         ranking = rank_similar(
             generation, self._embed, self.semantic, article_id, text, SIMILAR_DEPTH, filters
@@ -437,15 +400,14 @@ class Engine:
             ranking = without_copies_of(article_id, ranking, generation.lexical.columns())
         ids = [item.article_id for item in ranking.items]
         key = fingerprint({"similar": ranking.query, **(filters or Filters()).to_dict()})
-        start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ids)
-        end = min(start + limit, len(ids))
+        start, end = window(ids, limit, offset, cursor, key)
         page = build_page(generation.lexical, ranking, limit, start)
         notices = []
         if text is not None and len(" ".join(text.split())) > MAX_QUERY_CHARS:
             notices.append(f"The text was shortened to its first {MAX_QUERY_CHARS:,} characters.")
         return replace(
             page,
-            next=encode_cursor(Cursor(end, ids[end - 1]), key) if end < len(ids) else None,
+            next=next_cursor(ids, end, len(ids), key),
             notices=notices,
         )
 

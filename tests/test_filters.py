@@ -13,7 +13,8 @@ from search.engine import Engine
 from search.errors import QueryError
 from search.ingest.article import Article
 from search.lexical.columns import Columns
-from search.lexical.index import LexicalIndex, build_schema
+from search.lexical.index import LexicalIndex
+from search.lexical.schema import build_schema
 from search.retrieval.facets import count_facets
 from search.retrieval.filters import Filters
 

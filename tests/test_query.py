@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from search.errors import QueryError
-from search.lexical.index import build_schema
 from search.lexical.parse import QueryParser
+from search.lexical.schema import build_schema
 
 PARSER = QueryParser(build_schema())
 

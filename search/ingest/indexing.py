@@ -28,7 +28,7 @@ import numpy as np
 
 from search.ingest.article import Article
 from search.ingest.passages import PassageSettings, split_passages
-from search.lexical.index import LexicalWriter
+from search.lexical.schema import LexicalWriter
 from search.semantic.embedders import Embedder, UniversalSentenceEncoder
 from search.semantic.vectors import VectorIndex
 

@@ -1,9 +1,8 @@
 """The lexical side: a Whoosh index that is also the article store.
 
-Every article's fields are stored here, so the index can show, export and re-embed
-articles without the source files. Ranking is BM25F over title, lead and body with
-the field boosts of ``search.lexical.parse``; each of the three is indexed in the fields of
-the article's analysis language (``body`` or ``body_en``) and stored in the first.
+Every article's fields are stored here (``search.lexical.schema``), so the index can
+show, export and re-embed articles without the source files. Ranking is BM25F over
+title, lead and body, scored by ``search.lexical.bm25`` over whole posting lists.
 """
 
 from __future__ import annotations
@@ -20,26 +19,21 @@ import numpy as np
 from whoosh import index, scoring
 from whoosh import query as wq
 from whoosh.collectors import TimeLimit, TimeLimitCollector
-from whoosh.fields import DATETIME, ID, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.searching import Searcher
-from whoosh.writing import IndexWriter
 
 from search import budget as budgets
 from search.budget import Budget
 from search.errors import ArticleNotFound
 from search.ingest.article import Article
-from search.ingest.dates import date_period, month_of
-from search.ingest.passages import PassageSettings, passage_source, passage_spans
+from search.ingest.passages import PassageSettings, passage_source
 from search.lexical.analysis import (
     ANALYSED_LANGUAGES,
     COMPOUNDS,
-    DEFAULT_LANGUAGE,
     TOKEN_PATTERN,
     analysis_language,
     analyze,
     fold,
-    news_analyzer,
     split_hyphens,
 )
 from search.lexical.bm25 import PostingCache, Scored, score_query
@@ -54,6 +48,12 @@ from search.lexical.parse import (
     QueryParser,
     language_field,
 )
+from search.lexical.schema import (
+    LexicalWriter,
+    article_from_stored,
+    build_schema,
+    in_any_field,
+)
 from search.lexical.tiers import LexicalHits, merge, top
 
 _LANGUAGE_OF_FIELD = {f: language for language, fs in FIELDS_OF_LANGUAGE.items() for f in fs}
@@ -67,112 +67,9 @@ FOLDED_ARTICLES = 4_096
 MIN_COLLECT_SECONDS = 0.2
 
 
-def build_schema(compounds: bool = COMPOUNDS) -> Schema:
-    """The Whoosh schema: analysed text fields, exact-match facets, stored display fields."""
-    text_fields = {
-        language_field(name, language): TEXT(
-            analyzer=news_analyzer(language, compounds),
-            stored=language == DEFAULT_LANGUAGE,
-            multitoken_query="and",
-        )
-        for language in ANALYSED_LANGUAGES
-        for name in TEXT_FIELDS
-    }
-    # ``sortable`` fields keep a column per document, read by ``search.lexical.columns`` for
-    # facets, date sorting and filtered semantic search without loading stored text.
-    return Schema(
-        id=ID(stored=True, unique=True, sortable=True),
-        **text_fields,
-        # ``date`` answers queries (``date:2025-02``, ranges); ``date_text`` keeps the
-        # precision the archive gave, for display.
-        date=DATETIME(sortable=True),
-        date_text=STORED(),
-        month=ID(stored=True, sortable=True),
-        source=ID(stored=True, sortable=True),
-        url=STORED(),
-        language=ID(stored=True, sortable=True),
-        category=ID(stored=True, sortable=True),
-        # The passage spans the vectors were embedded from (``search.ingest.passages``).
-        passages=STORED(),
-        # The agency story (search.ingest.duplicates): copies of one story share it.
-        story=ID(stored=True, sortable=True),
-    )
-
-
-def _document(article: Article, passages: PassageSettings) -> dict[str, object]:
-    language = analysis_language(article.language)
-    texts = {"title": article.title, "lead": article.lead, "body": article.body}
-    if (article.lead or article.body).startswith(article.title):
-        # A title made from the first sentence would count that sentence twice
-        # (measured: MRR@10 0.69 -> 0.82 on 10kGNAD); show it, but don't index it.
-        texts["title"] = ""
-    spans = passage_spans(article, passages)
-    doc: dict[str, object] = {"id": article.id, "passages": [i for span in spans for i in span]}
-    for name, text in texts.items():
-        # Whoosh stores a field only when the document names it, even as ''.
-        doc[name] = ""
-        doc[language_field(name, language)] = text
-        if doc[name] != getattr(article, name):
-            doc[f"_stored_{name}"] = getattr(article, name)
-    for name in ("source", "url", "language", "category", "story"):
-        value = getattr(article, name)
-        if value is not None:
-            doc[name] = value
-    if article.date is not None:
-        doc["date_text"] = article.date
-        doc["date"] = date_period(article.date)[0]
-        month = month_of(article.date)
-        if month is not None:
-            doc["month"] = month
-    return doc
-
-
-def article_from_stored(stored: dict[str, object]) -> Article:
-    return Article(
-        id=str(stored["id"]),
-        title=str(stored.get("title") or ""),
-        lead=str(stored.get("lead") or ""),
-        body=str(stored.get("body") or ""),
-        date=_optional(stored.get("date_text")),
-        source=_optional(stored.get("source")),
-        url=_optional(stored.get("url")),
-        language=_optional(stored.get("language")),
-        category=_optional(stored.get("category")),
-        story=_optional(stored.get("story")),
-    )
-
-
 def _rarest(item: tuple[str, tuple[int, list[str]]]) -> tuple[int, str]:
     text, (count, _ids) = item
     return count, text
-
-
-def _optional(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def in_any_field(term: str, fields: tuple[str, ...] = SEARCH_FIELDS) -> wq.Query:
-    """``term`` in any of ``fields`` (by default every searched field, of any language)."""
-    return wq.Or([wq.Term(field, term) for field in fields])
-
-
-class LexicalWriter:
-    """Upserts and deletes inside one Whoosh commit."""
-
-    def __init__(self, writer: IndexWriter, fresh: bool, passages: PassageSettings) -> None:
-        self._writer = writer
-        self._passages = passages
-        # In a fresh index no id can exist yet, so the cheaper add skips the lookup.
-        self._put = writer.add_document if fresh else writer.update_document
-
-    def upsert(self, article: Article) -> None:
-        document = _document(article, self._passages)
-        if "story" not in self._writer.schema:
-            document.pop("story", None)  # an index from before stories were kept
-        self._put(**document)
-
-    def delete(self, article_id: str) -> None:
-        self._writer.delete_by_term("id", article_id)
 
 
 class LexicalIndex:
@@ -500,7 +397,7 @@ class LexicalIndex:
         if not best:
             return None
         stored = searcher.stored_fields(best[0])
-        language = analysis_language(_optional(stored.get("language")))
+        language = analysis_language(article_from_stored(stored).language)
         text = " ".join(str(stored.get(f) or "") for f in TEXT_FIELDS)
         for word in _WORD.findall(text):  # the first word whose terms hold ``term``
             if term in self._word_terms(word, "query", language):

@@ -96,3 +96,30 @@ def resume_position(cursor: Cursor, ranked_ids: Sequence[str]) -> int:
 def _checksum(payload: dict[str, Any]) -> str:
     fields = {k: payload.get(k) for k in ("v", "p", "l", "f")}
     return fingerprint(fields)
+
+
+MAX_LIMIT = 100
+
+
+def check_page(limit: int, offset: int, cursor: str | None) -> None:
+    """Raise QueryError unless ``limit``, ``offset`` and ``cursor`` name one page."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise QueryError(f"limit must be an integer from 1 to {MAX_LIMIT}, not {limit!r}")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise QueryError(f"offset must be a non-negative integer, not {offset!r}")
+    if cursor is not None and offset:
+        raise QueryError("give offset or cursor, not both")
+
+
+def window(
+    ranked_ids: Sequence[str], limit: int, offset: int, cursor: str | None, key: str
+) -> tuple[int, int]:
+    """Where a page of ``limit`` starts and ends in ``ranked_ids``: at ``offset``, or
+    after the cursor's article (a cursor bound to another request ``key`` is refused)."""
+    start = offset if cursor is None else resume_position(decode_cursor(cursor, key), ranked_ids)
+    return start, min(start + limit, len(ranked_ids))
+
+
+def next_cursor(ranked_ids: Sequence[str], end: int, total: int, key: str) -> str | None:
+    """The ``next`` of a page that ends at ``end`` (None on the last page)."""
+    return encode_cursor(Cursor(end, ranked_ids[end - 1]), key) if end < total else None

@@ -34,8 +34,9 @@ from pathlib import Path
 from whoosh import query as wq
 
 from search.lexical.analysis import ANALYSED_LANGUAGES, TOKEN_PATTERN, analyze, fold
-from search.lexical.index import LexicalIndex, in_any_field
+from search.lexical.index import LexicalIndex
 from search.lexical.parse import FIELDS_OF_LANGUAGE
+from search.lexical.schema import in_any_field
 
 _WORD = re.compile(TOKEN_PATTERN)
 # Short words tolerate one edit, longer ones two; below this length a word is too
