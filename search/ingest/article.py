@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from search.ingest.dates import read_date
-from search.ingest.languages import detect_language
+from search.ingest.languages import canonical_language, detect_language
 
 MAX_ARTICLE_CHARS = 1_000_000
 TEXT_FIELDS = ("title", "lead", "body", "source", "url", "language", "category")
@@ -215,7 +215,9 @@ def article_from_fields(
         url=values["url"],
         # A record that does not say gets its language detected, so every article
         # can be filtered by language.
-        language=(values["language"] or detect_language(f"{title}. {lead} {body}") or "").lower()
+        language=canonical_language(
+            values["language"] or detect_language(f"{title}. {lead} {body}") or ""
+        )
         or None,
         category=values["category"],
     )
