@@ -1,7 +1,8 @@
 """The ``news-search`` command line.
 
 Exit codes: 0 success; 1 an error (one line on stderr); 2 a usage error;
-3 the command finished but rejected some input records (listed on stderr).
+3 the command finished but rejected some input records (listed on stderr,
+``search.cli_output.EXIT_REJECTED``).
 """
 
 from __future__ import annotations
@@ -23,16 +24,19 @@ from search.cli_options import (
     check_index_path,
     check_port,
     filter_options,
+    index_option,
+    json_option,
+    limit_option,
     map_option,
+    offset_option,
     parse_filters,
     read_key_file,
     sort_option,
     wait_option,
 )
-from search.cli_output import print_results, progress_bar
-from search.engine import BuildReport, Engine
+from search.cli_output import print_report, print_results, progress_bar
+from search.engine import Engine
 from search.errors import IndexDamaged, SearchError
-from search.ingest.article import RecordError
 from search.ingest.readers import read_stream
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
@@ -41,7 +45,6 @@ from search.settings import Settings
 from search.storage.folder import IndexFolder
 
 EXIT_ERROR = 1
-EXIT_REJECTED = 3
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -66,49 +69,6 @@ def _settings(index: Path | None, model: str | None = None) -> Settings:
     settings = Settings.from_env().with_overrides(index=index, model=model)
     check_index_path(settings.index)
     return settings
-
-
-index_option = click.option(
-    "--index",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Index folder [default: $NEWS_SEARCH_INDEX or ./index].",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-limit_option = click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
-offset_option = click.option(
-    "--offset", type=click.IntRange(0, 10_000), default=0, show_default=True
-)
-
-
-def _finish(report: BuildReport, verb: str) -> None:
-    stats = report.stats
-    rate = stats.articles / stats.seconds if stats.seconds else 0.0
-    read = report.read
-    for warning in read.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    for skipped in read.skipped_files:
-        click.echo(f"skipped: {skipped}", err=True)
-    if read.formats:
-        click.echo(read.table(), err=True)
-    click.echo(
-        f"{verb} {stats.articles} articles ({stats.passages} passages) into "
-        f"{report.generation} in {stats.seconds:.1f}s, {rate:.1f} articles/s"
-        + (f" (writer lock held {report.locked:.1f}s)" if report.locked else "")
-        + (f"; {len(read.skipped_files)} file(s) skipped" if read.skipped_files else "")
-    )
-    _exit_on_rejected(report.rejected)
-
-
-def _exit_on_rejected(rejected: list[RecordError]) -> None:
-    if not rejected:
-        return
-    for error in rejected:
-        click.echo(f"rejected: {error}", err=True)
-    click.echo(f"{len(rejected)} record(s) rejected", err=True)
-    sys.exit(EXIT_REJECTED)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,7 +107,7 @@ def rebuild(
             read=read,
             mapping=field_map,
         )
-    _finish(report, "indexed")
+    print_report(report, "indexed")
 
 
 @main.command()
@@ -170,7 +130,7 @@ def add(
     else:
         with progress_bar(list(sources)) as (read, progress):
             report = engine.add_files(list(sources), progress, read, field_map)
-    _finish(report, "added")
+    print_report(report, "added")
 
 
 @main.command()

@@ -127,3 +127,18 @@ map_option = click.option(
     help="Read FIELD (id, title, lead, text, date, source, url, language, category) from "
     "the records' NAME, e.g. --map text=Inhalt; repeatable. Common names are known already.",
 )
+
+
+index_option = click.option(
+    "--index",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Index folder [default: $NEWS_SEARCH_INDEX or ./index].",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+
+
+limit_option = click.option("--limit", type=click.IntRange(1, 100), default=10, show_default=True)
+offset_option = click.option(
+    "--offset", type=click.IntRange(0, 10_000), default=0, show_default=True
+)

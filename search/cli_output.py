@@ -16,12 +16,16 @@ import click
 from tqdm import tqdm
 
 from search.errors import SearchError
+from search.ingest.article import RecordError
 from search.ingest.readers import ReadReport, expand_sources
 from search.retrieval.facets import Facets
 from search.retrieval.results import SearchResults
+from search.storage.generations import BuildReport
 
 SNIPPET_CHARS = 300
 _MARK = re.compile(r"</?mark>")
+# The exit status of a command that finished but rejected some input records.
+EXIT_REJECTED = 3
 
 
 def print_results(results: SearchResults, as_json: bool) -> None:
@@ -122,3 +126,33 @@ def progress_bar(
         yield read, on_articles
     finally:
         bar.close()
+
+
+def print_report(report: BuildReport, verb: str) -> None:
+    """What a write read, skipped and indexed, then its rejected records (exit 3)."""
+    stats = report.stats
+    rate = stats.articles / stats.seconds if stats.seconds else 0.0
+    read = report.read
+    for warning in read.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    for skipped in read.skipped_files:
+        click.echo(f"skipped: {skipped}", err=True)
+    if read.formats:
+        click.echo(read.table(), err=True)
+    click.echo(
+        f"{verb} {stats.articles} articles ({stats.passages} passages) into "
+        f"{report.generation} in {stats.seconds:.1f}s, {rate:.1f} articles/s"
+        + (f" (writer lock held {report.locked:.1f}s)" if report.locked else "")
+        + (f"; {len(read.skipped_files)} file(s) skipped" if read.skipped_files else "")
+    )
+    exit_on_rejected(report.rejected)
+
+
+def exit_on_rejected(rejected: list[RecordError]) -> None:
+    """List rejected records on stderr and exit 3, if there are any."""
+    if not rejected:
+        return
+    for error in rejected:
+        click.echo(f"rejected: {error}", err=True)
+    click.echo(f"{len(rejected)} record(s) rejected", err=True)
+    sys.exit(EXIT_REJECTED)

@@ -12,7 +12,8 @@ from typing import NamedTuple
 import pytest
 from click.testing import CliRunner
 
-from search.cli import EXIT_ERROR, EXIT_REJECTED, main
+from search.cli import EXIT_ERROR, main
+from search.cli_output import EXIT_REJECTED
 from search.engine import Engine
 from search.ingest.article import MAX_ARTICLE_CHARS
 from search.ingest.readers import ReadReport, read_articles

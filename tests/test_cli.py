@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from search.cli import EXIT_ERROR, EXIT_REJECTED, main
+from search.cli import EXIT_ERROR, main
+from search.cli_output import EXIT_REJECTED
 
 from .conftest import SEED_FILE, SEED_ID
 

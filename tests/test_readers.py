@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from search.cli import EXIT_REJECTED, main
+from search.cli import main
+from search.cli_output import EXIT_REJECTED
 from search.engine import Engine
 from search.ingest.readers import ReadReport, detect, jsonarray, read_articles, read_stream
 from search.semantic.embedders import Embedder
