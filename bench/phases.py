@@ -103,7 +103,7 @@ def lexical_only(source: Path, folder: Path, procs: int) -> Result:
     writer = whoosh_index.open_dir(str(folder)).writer(
         limitmb=256, procs=procs, multisegment=procs > 1
     )
-    put = LexicalWriter(writer, fresh=True)
+    put = LexicalWriter(writer, fresh=True, passages=PassageSettings())
     for article in articles_of(source):
         put.upsert(article)
     writer.commit()
