@@ -87,9 +87,14 @@ def main() -> None:
     "sentence-transformers hub name or local folder.",
 )
 @map_option
+@wait_option
 @_reports_errors
 def rebuild(
-    sources: tuple[Path, ...], index: Path | None, model: str | None, field_map: dict[str, str]
+    sources: tuple[Path, ...],
+    index: Path | None,
+    model: str | None,
+    field_map: dict[str, str],
+    wait: float,
 ) -> None:
     """Build a fresh index from SOURCES (files or folders; default: seeds/).
 
@@ -106,6 +111,7 @@ def rebuild(
             progress=progress,
             read=read,
             mapping=field_map,
+            wait=wait,
         )
     print_report(report, "indexed")
 

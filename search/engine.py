@@ -147,16 +147,20 @@ class Engine:
         settings: PassageSettings | None = None,
         read: ReadReport | None = None,
         mapping: Mapping[str, str] | None = None,
+        wait: float = 0.0,
     ) -> tuple[Engine, BuildReport]:
         """Build a new generation from ``sources`` and switch to it atomically.
 
         The live generation is untouched until the switch, so a failed or killed
         rebuild leaves the index exactly as it was. ``mapping`` names fields the
-        readers do not know (``{"body": "Inhalt"}``); ``read`` collects what was read.
+        readers do not know (``{"body": "Inhalt"}``); ``read`` collects what was read;
+        ``wait`` is how long to wait for another writer's lock.
         """
         embedder = embedder or load_embedder(model)
         folder = IndexFolder(path)
-        report = build_generation(folder, sources, embedder, settings, progress, read, mapping)
+        report = build_generation(
+            folder, sources, embedder, settings, progress, read, mapping, wait
+        )
         return cls(path, embedder=embedder), report
 
     def add_files(

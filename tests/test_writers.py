@@ -46,6 +46,19 @@ def test_a_cli_writer_waits_for_the_lock_when_asked(writable_engine: Engine) -> 
     assert "deleted 1 of 1" in waited.output
 
 
+def test_a_rebuild_waits_for_the_lock_when_asked(
+    writable_engine: Engine, tiny_sources: list[Path]
+) -> None:
+    index = writable_engine.folder.path
+    args = ["rebuild", *map(str, tiny_sources), "--index", str(index)]
+    holder = _hold_lock(index, 1.0)
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == EXIT_ERROR and "--wait" in refused.output
+    waited = CliRunner().invoke(main, [*args, "--wait", "30"])
+    holder.join()
+    assert waited.exit_code == 0, waited.output
+
+
 def test_a_wait_that_runs_out_names_how_long_it_waited(writable_engine: Engine) -> None:
     index = writable_engine.folder.path
     holder = _hold_lock(index, 1.5)

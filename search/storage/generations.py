@@ -119,17 +119,19 @@ def build_generation(
     progress: Progress | None = None,
     report: ReadReport | None = None,
     mapping: Mapping[str, str] | None = None,
+    wait: float = 0.0,
 ) -> BuildReport:
     """Build a new generation from ``sources`` and switch ``folder`` to it.
 
     The live generation is untouched until the switch, so a failed or killed
     rebuild leaves the index exactly as it was. ``report`` (when given) hears
     about every file and record as it is read, for progress and the summary.
+    ``wait`` is how long to wait for another writer's lock.
     """
     expand_sources(sources)  # a bad path fails here, before the lock is taken
     settings = settings or PassageSettings()
     report = report if report is not None else ReadReport()
-    with folder.writer_lock():
+    with folder.writer_lock(wait):
         target = folder.new_generation()
         try:
             lexical = LexicalIndex.create(target / LEXICAL_DIR)
