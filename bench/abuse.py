@@ -17,17 +17,14 @@ tests/test_limits.py; this script only measures.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import multiprocessing
-import os
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.managers import ListProxy
 from multiprocessing.synchronize import Event as EventType
@@ -36,7 +33,7 @@ from typing import Any
 
 import httpx
 
-from bench.serving import HOST, _free_port
+from bench.serving import server
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpora" / "10kgnad" / "articles.jsonl"
@@ -70,33 +67,6 @@ def cases() -> list[tuple[str, str, str, dict[str, Any]]]:
     body = {"content": json.dumps(many).encode(), "headers": {"Content-Type": "application/json"}}
     out.append(("POST /similar, 100,000 sources", "POST", "/similar", body))
     return out
-
-
-@contextlib.contextmanager
-def keyed_server(index: Path, key_file: Path, log: Path) -> Iterator[str]:
-    """``news-search serve`` with the write key in a file, until the block ends."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWS_SEARCH_")}
-    command = [sys.executable, "-m", "search", "serve", "--index", str(index), "--host", HOST]
-    command += ["--port", str(port), "--api-key-file", str(key_file)]
-    with log.open("wb") as output:
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env)
-        base = f"http://{HOST}:{port}"
-        try:
-            deadline = time.monotonic() + TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"server exited with {process.returncode}; see {log}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(f"{base}/health", timeout=5).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start; see {log}")
-                time.sleep(0.5)
-            yield base
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def _send(base: str, method: str, path: str, kwargs: dict[str, Any]) -> tuple[int, float, Any]:
@@ -181,7 +151,7 @@ def main() -> None:
         index = args.index or _build(folder)
         key_file = folder / "key"
         key_file.write_text(secrets.token_urlsafe(24), encoding="utf-8")
-        with keyed_server(index, key_file, folder / "server.log") as base:
+        with server(index, folder / "server.log", "--api-key-file", str(key_file)) as (base, _):
             _send(base, "GET", "/search", {"params": {"q": "warm"}})  # first-request costs
             rows = measure_each(base)
             latencies, statuses, elapsed = health_under_load(base, args.concurrent)

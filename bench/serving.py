@@ -42,8 +42,9 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def server(index: Path, log: Path) -> Iterator[tuple[str, int]]:
-    """Run ``python -m search serve`` on a free loopback port until the block ends."""
+def server(index: Path, log: Path, *options: str) -> Iterator[tuple[str, int]]:
+    """Run ``python -m search serve`` on a free loopback port until the block ends;
+    ``options`` are more of serve's options (``--api-key-file PATH``)."""
     port = _free_port()
     with log.open("wb") as output:
         process = subprocess.Popen(
@@ -58,6 +59,7 @@ def server(index: Path, log: Path) -> Iterator[tuple[str, int]]:
                 HOST,
                 "--port",
                 str(port),
+                *options,
             ],
             stdout=output,
             stderr=subprocess.STDOUT,
