@@ -7,7 +7,14 @@ import re
 import pytest
 
 from search.engine import Engine
-from search.lexical.highlight import SNIPPET_CHARS, TermsOfWord, matched_spans, snippet
+from search.lexical.analysis import TOKEN_PATTERN
+from search.lexical.highlight import (
+    SNIPPET_CHARS,
+    TermsOfWord,
+    matched_spans,
+    may_mention,
+    snippet,
+)
 
 LONG = (
     "Der Gemeinderat tagte am Montag lange. "
@@ -65,3 +72,25 @@ def test_words_are_marked_by_their_indexed_terms(engine: Engine, terms_of: Terms
 def test_hit_snippets_do_not_repeat_the_title(engine: Engine) -> None:
     for hit in engine.search("Derby OR Börse OR Hitzewelle", mode="lexical").hits:
         assert not _plain(hit.snippet).startswith(hit.title), hit.id
+
+
+def test_words_found_from_the_whole_text_are_those_found_word_by_word(
+    engine: Engine, terms_of: TermsOfWord
+) -> None:
+    """``matched_spans`` finds candidate words from the pattern's matches in the whole
+    text; trying the pattern on every word must find the same ones."""
+    text = (
+        "Ukraine-Krieg, EU-Kommission--Brüssel; Strasse/Straße_Bau 2025-Wahl ÖVP-nahe "
+        "Vulkan\u2010Asche Kriegs-Ende. Brüsseler Krieg_2 a-b-c -Krieg Krieg- ß-Straße"
+    )
+    for query in ("Krieg Brüssel Strasse", "EU Wahl Vulkanasche", "ÖVP Ende Bau", "c 2"):
+        terms = _terms(engine, query)
+        pattern = may_mention(terms)
+        assert pattern is not None
+        by_word = [
+            (m.start(), m.end())
+            for m in re.finditer(TOKEN_PATTERN, text)
+            if pattern.search(m.group()) and any(t in terms for t in terms_of(m.group(), "de"))
+        ]
+        found = [(s.start, s.end) for s in matched_spans(text, terms, "de", terms_of)]
+        assert found == by_word and found, query

@@ -86,10 +86,12 @@ class PostingCache:
         self._lists = OrderedDict()
         self._lengths: dict[tuple[str, str], np.ndarray] = {}
         self._lock = threading.Lock()
-        # Per (segment, field, term): whether the term occurs, and its scorer. Plain
-        # dicts (a lost race computes the same value twice), cleared when they grow.
+        # Per (segment, field, term): whether the term occurs, its scorer and its
+        # document frequency. Plain dicts (a lost race computes the same value
+        # twice), cleared when they grow.
         self.terms = _Bounded(CACHED_TERMS)
         self.scorers = _Bounded(CACHED_TERMS)
+        self.frequencies = _Bounded(CACHED_TERMS)
 
     def postings(self, segment: _Segment, field: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
         """Document numbers and term weights of a term in one segment."""
@@ -173,8 +175,10 @@ class _Segment:
 
 
 class _Vocabulary:
-    """A segment reader whose ``(field, term) in reader`` is remembered: building a
-    term's matcher asks it first, and a term dictionary lookup costs file reads."""
+    """A segment reader whose ``(field, term) in reader`` and ``doc_frequency`` are
+    remembered: building a term's matcher asks the first, ordering a compound's
+    children asks the second (once per nesting level), and each is a term dictionary
+    lookup, which costs file reads."""
 
     def __init__(self, segment: _Segment) -> None:
         self._segment = segment
@@ -189,6 +193,13 @@ class _Vocabulary:
         if known is None:
             known = self._segment.cache.terms[key] = term in self._reader
         return known
+
+    def doc_frequency(self, field: str, text: bytes | str) -> int:
+        key = (self._segment.name, field, text)
+        found = self._segment.cache.frequencies.get(key)
+        if found is None:
+            found = self._segment.cache.frequencies[key] = self._reader.doc_frequency(field, text)
+        return found
 
 
 class _AllMatcher(ListMatcher):

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from search.lexical.analysis import TOKEN_PATTERN, fold
+from search.lexical.analysis import HYPHENS, TOKEN_PATTERN, fold
 
 SNIPPET_CHARS = 280
 # How much text before the first matched word the window shows, for context.
 LEAD_IN_CHARS = 60
 _WORD = re.compile(TOKEN_PATTERN)
 _SPACE = re.compile(r"\s")
+_WORD_CHARS = re.compile(r"\w+")
 
 # ``(word, language) -> the word's index terms``; the lexical index caches it.
 TermsOfWord = Callable[[str, str], tuple[str, ...]]
@@ -43,15 +44,55 @@ def matched_spans(
     if not terms:
         return []
     pattern = may_mention(terms)
+    words = (
+        _mentioning_words(text, pattern)
+        if pattern is not None and _in_words(terms)
+        else (m for m in _WORD.finditer(text) if pattern is None or pattern.search(m.group()))
+    )
     spans = []
-    for match in _WORD.finditer(text):
-        if pattern is not None and not pattern.search(match.group()):
-            continue  # no term can come of this word: skip analysing it
+    for match in words:
         for term in terms_of(match.group(), language):
             if term in terms:
                 spans.append(Span(match.start(), match.end(), term))
                 break
     return spans
+
+
+def _mentioning_words(text: str, pattern: re.Pattern[str]) -> Iterator[re.Match[str]]:
+    """The words of ``text`` that ``pattern`` matches in, found from its matches in the
+    whole text rather than by trying it on every word (most words hold no term).
+
+    The same words as trying each: a pattern of word characters only (``_in_words``)
+    matches within one run of them, so within one word, and ``\\b`` sees the same
+    boundary at a run's start either way.
+    """
+    after = 0  # the end of the last word given: its other matches add nothing
+    for found in pattern.finditer(text):
+        at = found.start()
+        if at < after:
+            continue
+        start = at
+        while start > 0:  # back to the word's start, as the tokenizer reads it
+            if _is_word_char(text[start - 1]):
+                start -= 1
+            elif start > 1 and text[start - 1] in HYPHENS and _is_word_char(text[start - 2]):
+                start -= 2
+            else:
+                break
+        word = _WORD.match(text, start)
+        if word is not None:
+            after = word.end()
+            yield word
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"  # what ``\\w`` matches
+
+
+@lru_cache(maxsize=256)
+def _in_words(terms: frozenset[str]) -> bool:
+    """Whether every term is word characters only (then so is ``may_mention``'s pattern)."""
+    return all(_WORD_CHARS.fullmatch(term) for term in terms)
 
 
 @lru_cache(maxsize=256)  # one query's terms, asked for each of its hits' passages
