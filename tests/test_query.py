@@ -48,3 +48,27 @@ def test_queries_with_syntax_are_taken_as_written(text: str) -> None:
 
 def test_a_closing_question_mark_is_punctuation_not_a_wildcard() -> None:
     assert "Wildcard" not in repr(PARSER.parse("Was plant die EU?").loose)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Hegseth",
+        "Hegseth Brüssel",
+        "Die Regierung plant nach der Wahl neue Regeln für Schule und Bahn",
+        "EU-Kommission Ukraine-Krieg Straße Strasse",
+        "Wien Wien Graz wien",
+        "US-Zölle 2025 ÖVP UN us",
+        "Café naïve résumé Ärzte-Kammer",
+        "a-b-c x_y 3.5% 10.000 Euro",
+        "Kommission, Regierung; Wahl! Gipfel. -Streik Streik-",
+        "the elections and the elected",
+        "der die Hitzewelle das",
+    ],
+)
+def test_plain_words_parse_as_whoosh_parses_the_whole_text(text: str) -> None:
+    """Plain words are parsed one at a time (and remembered); the query must be the one
+    Whoosh's parser makes of the whole text."""
+    whole = PARSER._strict.parse(text)  # the parser the per-word path stands in for
+    assert PARSER.parse(text).strict == whole
+    assert repr(PARSER.parse(text).strict) == repr(whole)

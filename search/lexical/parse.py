@@ -15,6 +15,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from whoosh import query as wq
 from whoosh.fields import Schema
@@ -57,6 +58,11 @@ _FIELD_PREFIX = re.compile(r"(?:^|[\s(])([A-Za-z_]\w*):(?=\S)")
 _OPERATOR = re.compile(r"^(AND|OR|NOT|ANDNOT|ANDMAYBE)$")
 _QUESTION_MARK = re.compile(r"(?<=\w)\?+(?=\s|$)")
 _PLAIN_WORDS = re.compile(r"^[^\"():*?~^\[\]{}]*$")
+# Words parsed one at a time (``QueryParser._parse_words``): single spaces between
+# them, no single quote (Whoosh's quoting, which may span words).
+_SEPARATE_WORDS = re.compile(r"[^\s']+(?: [^\s']+)*")
+# Plain words whose queries are remembered.
+WORD_CACHE = 50_000
 
 
 @dataclass(frozen=True)
@@ -301,6 +307,8 @@ class QueryParser:
             list(SEARCH_FIELDS), schema, fieldboosts=FIELD_BOOSTS, group=AndGroup
         )
         self._strict.add_plugin(_LanguageFieldsPlugin())
+        # Each plain word's query, remembered: most words recur in later queries.
+        self._word = lru_cache(maxsize=WORD_CACHE)(self._strict.parse)
 
     def read(self, raw: str, strict: bool = False) -> tuple[ParsedQuery | None, Reading]:
         """Parse what a person typed: strictly (a QueryError names the first problem)
@@ -338,7 +346,11 @@ class QueryParser:
         try:
             # Written syntax joins bare words with AND, as a searcher reading
             # "Hegseth NOT Pentagon" means; OR must be said.
-            strict = self._strict.parse(whoosh_text)
+            strict = (
+                self._parse_words(whoosh_text)
+                if plain and _SEPARATE_WORDS.fullmatch(whoosh_text)
+                else self._strict.parse(whoosh_text)
+            )
         except Exception as exc:  # Whoosh raises bare Exceptions, e.g. for bad dates
             raise QueryError(f"cannot parse query: {exc}") from exc
         # Plain words: the strict query joins one group per word with AND; the loose
@@ -352,3 +364,13 @@ class QueryParser:
         if strict == loose:
             strict = loose
         return ParsedQuery(text=stripped, strict=strict, loose=loose)
+
+    def _parse_words(self, text: str) -> wq.Query:
+        """What Whoosh's parser makes of plain words, one word's query at a time.
+
+        In words separated by single spaces, with no quote or syntax character, no
+        tagger of the parser matches but the spaces, so each word's group of fields
+        is built on its own; joined with AND and normalized, as the parser does with
+        the whole text, they are its query (``tests/test_query.py`` compares them).
+        """
+        return wq.And([self._word(word) for word in text.split(" ")]).normalize()
