@@ -143,9 +143,12 @@ def snippet(
     language: str,
     terms_of: TermsOfWord,
     limit: int = SNIPPET_CHARS,
+    spans: list[Span] | None = None,
 ) -> str:
-    """HTML-escaped ``text``, cut to the window with the most distinct matched words."""
-    spans = matched_spans(text, terms, language, terms_of)
+    """HTML-escaped ``text``, cut to the window with the most distinct matched words
+    (``spans``: its ``matched_spans``, where the caller has them already)."""
+    if spans is None:
+        spans = matched_spans(text, terms, language, terms_of)
     start, end = _window(text, spans, limit)
     shown = [s for s in spans if s.start >= start and s.end <= end]
     out = ["… " if start > 0 else ""]

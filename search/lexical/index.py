@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from whoosh import index, scoring
@@ -62,6 +63,8 @@ _WORD = re.compile(TOKEN_PATTERN)
 WORD_CACHE = 50_000
 # Articles whose folded passages grounding keeps (about 3 KB each).
 FOLDED_ARTICLES = 4_096
+# Articles whose passages as hits show them, with their terms, are kept (about 20 KB each).
+SHOWN_ARTICLES = 2_048
 # Whoosh's collector gets at least this long, even when slow earlier steps (a cold
 # cache) spent the search's budget: an answer cut short beats none.
 MIN_COLLECT_SECONDS = 0.2
@@ -70,6 +73,20 @@ MIN_COLLECT_SECONDS = 0.2
 def _rarest(item: tuple[str, tuple[int, list[str]]]) -> tuple[int, str]:
     text, (count, _ids) = item
     return count, text
+
+
+class ShownPassage(NamedTuple):
+    """A passage as a hit shows it, and the terms its words were indexed under."""
+
+    text: str
+    terms: frozenset[str]
+
+
+def _without_title(text: str, title: str) -> str:
+    """``text`` without the title it opens with (once or, body after title, twice)."""
+    while title and text.startswith(title) and len(text) > len(title):
+        text = text[len(title) :].lstrip(" .:;-\u2013\u2014\n")
+    return text
 
 
 class LexicalIndex:
@@ -101,6 +118,7 @@ class LexicalIndex:
         self._word_terms = lru_cache(maxsize=WORD_CACHE)(self._terms_of_word)
         self._frequencies = lru_cache(maxsize=WORD_CACHE)(self._frequency_in)
         self._folded = lru_cache(maxsize=FOLDED_ARTICLES)(self._fold_passages)
+        self._shown = lru_cache(maxsize=SHOWN_ARTICLES)(self._show_passages)
 
     @classmethod
     def create(cls, folder: Path, compounds: bool = COMPOUNDS) -> LexicalIndex:
@@ -179,6 +197,28 @@ class LexicalIndex:
 
     def _fold_passages(self, article_id: str) -> tuple[str, ...]:
         return tuple(fold(text) for text in self.passages(article_id)[1])
+
+    def shown_passages(self, article_id: str) -> tuple[Article, tuple[ShownPassage, ...]]:
+        """A stored article with its passages as a hit shows them (without the title
+        they open with), each with every term its words were indexed under.
+
+        Remembered for the most recently shown articles: a passage's terms tell at
+        once whether a query can mark anything in it, where finding out from the
+        text means scanning all of it, for every hit of every query.
+        """
+        return self._shown(article_id)
+
+    def _show_passages(self, article_id: str) -> tuple[Article, tuple[ShownPassage, ...]]:
+        article, texts = self.passages(article_id)
+        language = analysis_language(article.language)
+        shown = []
+        for text in texts:
+            text = _without_title(text, article.title)
+            terms = {
+                t for word in set(_WORD.findall(text)) for t in self.indexed_terms(word, language)
+            }
+            shown.append(ShownPassage(text, frozenset(terms)))
+        return article, tuple(shown)
 
     def has(self, article_id: str) -> bool:
         return article_id in self._columns.get(self._current()).docnum_of

@@ -14,9 +14,9 @@ from dataclasses import replace
 from search.errors import ArticleNotFound
 from search.ingest.article import Article
 from search.lexical.analysis import analysis_language
-from search.lexical.highlight import matched_spans, may_mention
+from search.lexical.highlight import matched_spans
 from search.lexical.highlight import snippet as highlight_snippet
-from search.lexical.index import LexicalIndex
+from search.lexical.index import LexicalIndex, ShownPassage
 from search.lexical.tiers import LexicalHits
 from search.retrieval.results import Hit, Ranked, Ranking, SearchResults
 
@@ -41,7 +41,7 @@ def build_page(lexical: LexicalIndex, ranking: Ranking, limit: int, offset: int)
 
 def _hit(lexical: LexicalIndex, item: Ranked, terms: frozenset[str]) -> Hit | None:
     try:
-        article, passages = lexical.passages(item.article_id)
+        article, passages = lexical.shown_passages(item.article_id)
     except ArticleNotFound:
         return None  # deleted between ranking and display
     return Hit(
@@ -62,7 +62,7 @@ def _hit(lexical: LexicalIndex, item: Ranked, terms: frozenset[str]) -> Hit | No
 def snippet(
     lexical: LexicalIndex,
     article: Article,
-    passages: list[str],
+    passages: tuple[ShownPassage, ...],
     terms: frozenset[str],
     passage: int | None,
 ) -> str:
@@ -73,25 +73,20 @@ def snippet(
     The title is shown apart, so a passage that opens with it starts after it.
     """
     language = analysis_language(article.language)
-    passages = [_without_title(text, article.title) for text in passages]
-    pattern = may_mention(terms)
-    distinct = [
-        len({s.term for s in matched_spans(text, terms, language, lexical.indexed_terms)})
-        if pattern is not None and pattern.search(text)
-        else 0
-        for text in passages
+    # Nothing can be marked in a passage whose words were indexed under none of the
+    # query's terms: its text need not be scanned.
+    spans = [
+        []
+        if terms.isdisjoint(shown.terms)
+        else matched_spans(shown.text, terms, language, lexical.indexed_terms)
+        for shown in passages
     ]
+    distinct = [len({s.term for s in found}) for found in spans]
     best = max(range(len(passages)), key=lambda i: (distinct[i], i == passage, -i), default=None)
     if best is None:
         return ""
-    return highlight_snippet(passages[best], terms, language, lexical.indexed_terms)
-
-
-def _without_title(text: str, title: str) -> str:
-    """``text`` without the title it opens with (once or, body after title, twice)."""
-    while title and text.startswith(title) and len(text) > len(title):
-        text = text[len(title) :].lstrip(" .:;-\u2013\u2014\n")
-    return text
+    text = passages[best].text
+    return highlight_snippet(text, terms, language, lexical.indexed_terms, spans=spans[best])
 
 
 def explained(hit: Hit, found: LexicalHits) -> Hit:
