@@ -377,6 +377,11 @@ class LexicalIndex:
         words = strict.subqueries if isinstance(strict, wq.And) else [strict]
         held = 0
         for word in words:
+            # From the cached posting lists where the scorer takes the word's query.
+            scored = score_query(searcher, word, self._postings)
+            if scored is not None:
+                held += bool(scored[0][docnum])
+                continue
             matcher = word.matcher(searcher)
             if matcher.is_active():
                 matcher.skip_to(docnum)
@@ -399,7 +404,7 @@ class LexicalIndex:
                 # Term statistics settle most terms without a search: counting the
                 # matches of a common word is what made this slow on a large archive.
                 # A field's frequency still counts deleted articles, hence the margin.
-                frequencies = [reader.doc_frequency(f, text) for f in fields]
+                frequencies = [self.doc_frequency(text, (f,)) for f in fields]
                 if not any(frequencies) or max(frequencies) - deleted > max_docs:
                     continue
                 count, best = self._best(searcher, in_any_field(text, fields), sample)

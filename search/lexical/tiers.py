@@ -44,6 +44,7 @@ class LexicalHits:
         self._tiers = tiers
         self._everything = everything
         self._all: np.ndarray | None = None
+        self._matched: set[int] | None = None
         self._docnum_of = docnum_of
 
     def docnums(self) -> np.ndarray:
@@ -57,9 +58,9 @@ class LexicalHits:
         docnum = self._docnum_of.get(article_id)
         if docnum is None:
             return False
-        found = self.docnums()
-        at = int(np.searchsorted(found, docnum))
-        return at < len(found) and int(found[at]) == docnum
+        if self._matched is None:  # asked for every listed article: a set, made once
+            self._matched = set(self.docnums().tolist())
+        return docnum in self._matched
 
     def explain(self, article_id: str) -> tuple[int, float] | None:
         """The rank (from 1) and score an article has in the ranking, ranked this deep
