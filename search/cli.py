@@ -43,6 +43,7 @@ from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
 from search.retrieval.results import MODES, Mode, Sort
 from search.settings import Settings
 from search.storage.folder import IndexFolder
+from search.storage.shards import DEFAULT_SHARD_BY, SHARD_BY, ShardBy
 
 EXIT_ERROR = 1
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,6 +87,14 @@ def main() -> None:
     help="Embedding model: 'use-multilingual-v3' (default, packaged) or a "
     "sentence-transformers hub name or local folder.",
 )
+@click.option(
+    "--shard-by",
+    type=click.Choice(SHARD_BY),
+    default=DEFAULT_SHARD_BY,
+    show_default=True,
+    help="Split the index into shards by the articles' year or month (undated "
+    "articles get a shard of their own), or keep one shard.",
+)
 @map_option
 @wait_option
 @_reports_errors
@@ -93,6 +102,7 @@ def rebuild(
     sources: tuple[Path, ...],
     index: Path | None,
     model: str | None,
+    shard_by: ShardBy,
     field_map: dict[str, str],
     wait: float,
 ) -> None:
@@ -112,6 +122,7 @@ def rebuild(
             read=read,
             mapping=field_map,
             wait=wait,
+            shard_by=shard_by,
         )
     print_report(report, "indexed")
 
