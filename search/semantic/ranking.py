@@ -89,7 +89,7 @@ def rank_articles(
         centroid = 1 - passage - lead
     views = np.zeros(len(candidates), dtype=np.float32)
     if lead:
-        views += lead * (np.vstack([vectors.lead(h.article_id) for h in candidates]) @ query)
+        views += lead * (vectors.leads([h.article_id for h in candidates]) @ query)
     if centroid:
         views += centroid * (
             np.vstack([vectors.centroid(h.article_id) for h in candidates]) @ query

@@ -61,8 +61,18 @@ class ShardedVectors:
     def centroid(self, article_id: str) -> np.ndarray:
         return self.shards[self._shard_of[article_id]].centroid(article_id)
 
-    def lead(self, article_id: str) -> np.ndarray:
-        return self.shards[self._shard_of[article_id]].lead(article_id)
+    def leads(self, article_ids: Sequence[str]) -> np.ndarray:
+        """The lead vectors of ``article_ids``, one row each, read shard by shard."""
+        out = np.zeros((len(article_ids), self.dim), dtype=np.float32)
+        for shard, rows in self._rows_by_shard(article_ids).items():
+            out[rows] = self.shards[shard].leads([article_ids[r] for r in rows])
+        return out
+
+    def _rows_by_shard(self, article_ids: Sequence[str]) -> dict[int, list[int]]:
+        rows_of: dict[int, list[int]] = {}
+        for row, article_id in enumerate(article_ids):
+            rows_of.setdefault(self._shard_of[article_id], []).append(row)
+        return rows_of
 
     def vectors_of(self, article_id: str) -> np.ndarray:
         return self.shards[self._shard_of[article_id]].vectors_of(article_id)
@@ -79,10 +89,7 @@ class ShardedVectors:
     def all_centroids(self, ids: list[str]) -> np.ndarray:
         """The unit centroids of ``ids``, one row each, read shard by shard."""
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        rows_of: dict[int, list[int]] = {}
-        for row, article_id in enumerate(ids):
-            rows_of.setdefault(self._shard_of[article_id], []).append(row)
-        for shard, rows in rows_of.items():
+        for shard, rows in self._rows_by_shard(ids).items():
             out[rows] = self.shards[shard].all_centroids([ids[r] for r in rows])
         return out
 
