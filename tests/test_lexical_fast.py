@@ -12,10 +12,12 @@ import random
 
 import pytest
 from whoosh import query as wq
+from whoosh.matching import IntersectionMatcher, Matcher, UnionMatcher, WrappingMatcher
+from whoosh.matching.wrappers import FilterMatcher
 
 from search.engine import CANDIDATE_DEPTH, Engine
 from search.ingest.article import Article
-from search.lexical.bm25 import PostingCache, score_query
+from search.lexical.bm25 import PostingCache, _Leaf, _matcher, _Segment, score_query
 from search.lexical.nearby import Lexicon
 from search.lexical.parse import SEARCH_FIELDS
 from search.retrieval.filters import Filters
@@ -97,6 +99,36 @@ def test_numpy_scores_are_whooshs(deep: Engine) -> None:
             # index path: equal to the last bit or two.
             for doc, score in expected.items():
                 assert scores[doc] == pytest.approx(score, rel=1e-12), text
+
+
+def _shape(m: Matcher) -> object:
+    """A matcher tree as nested tuples: node types, leaves, boosts, in tree order."""
+    if isinstance(m, _Leaf):
+        return ("leaf", m.field, m.text, id(m.scorer))
+    if isinstance(m, FilterMatcher):
+        return ("filter", sorted(m._ids), m._exclude, _shape(m.child))
+    if isinstance(m, WrappingMatcher):
+        return ("boost", m.boost, _shape(m.child))
+    if isinstance(m, (UnionMatcher, IntersectionMatcher)):
+        return (type(m).__name__, _shape(m.a), _shape(m.b))
+    return type(m).__name__
+
+
+def test_matcher_trees_are_whooshs(deep: Engine) -> None:
+    """Terms, ANDs and ORs are built without Whoosh's query methods, into the very
+    trees Whoosh builds (so scores add up in the same order, to the bit)."""
+    lexical = deep._current().lexical
+    searcher = lexical._current()
+    cache = PostingCache()
+    context = searcher.context(needs_current=True)
+    extra = ["(Derby OR Börse) AND (Zinsen OR title:Streik^2)", "Derby Wortgibtesnicht Börse"]
+    for text in QUERIES + extra:
+        parsed = lexical.parser.parse(text)
+        for q in (parsed.strict, parsed.loose):
+            for sub, _offset in searcher.leaf_searchers():
+                segment = _Segment(sub, cache)
+                ours = _shape(_matcher(q, segment, context))
+                assert ours == _shape(q.matcher(segment, context)), text
 
 
 def test_queries_numpy_does_not_take_fall_back_to_whoosh(deep: Engine) -> None:

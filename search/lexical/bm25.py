@@ -32,14 +32,16 @@ from whoosh.matching import (
     LeafMatcher,
     ListMatcher,
     Matcher,
+    NullMatcher,
     NullMatcherClass,
     UnionMatcher,
     WrappingMatcher,
 )
 from whoosh.matching.wrappers import FilterMatcher
-from whoosh.query import Every, Query
+from whoosh.query import And, Every, Or, Query, Term
 from whoosh.scoring import BM25FScorer, WeightingModel, WeightScorer
-from whoosh.searching import Searcher
+from whoosh.searching import SearchContext, Searcher
+from whoosh.util import make_weighted_tree
 from whoosh.util.numeric import byte_to_length
 
 Scored = tuple[np.ndarray, np.ndarray]  # (matched: bool per document, score per document)
@@ -243,7 +245,7 @@ def score_query(
         if allowed is not None and not allowed[offset : offset + segment.size].any():
             continue
         try:
-            m, s = _evaluate(q.matcher(segment, context), segment)
+            m, s = _evaluate(_matcher(q, segment, context), segment)
         except _Unsupported:
             return None
         except Exception:
@@ -254,6 +256,64 @@ def score_query(
         matched[offset : offset + segment.size] = m
         scores[offset : offset + segment.size] = s
     return matched, scores
+
+
+def _matcher(q: Query, segment: _Segment, context: SearchContext) -> Matcher:
+    """``q.matcher(segment, context)``, with terms, ANDs and ORs built here as Whoosh
+    builds them: the same weighted trees of the same matchers, so scores are added in
+    the same order. Whoosh estimates a compound's size anew at every level above it
+    (each term's document frequency looked up once per level); here once per node.
+    Other queries are Whoosh's own."""
+    return _built(q, segment, context, sized=False)[0]
+
+
+def _built(q: Query, segment: _Segment, context: SearchContext, sized: bool) -> tuple[Matcher, int]:
+    """``q``'s matcher and, where ``sized``, its ``estimate_size`` on the segment."""
+    kind = type(q)
+    if kind is Term:
+        return _term(q, segment, context)
+    subs = q.subqueries if kind is And or kind is Or else None
+    # An Or is Whoosh's binary tree of unions unless it has a coordination bonus, a
+    # matcher type of its own or so many clauses that Whoosh preloads them.
+    if subs and (
+        kind is And
+        or (q.matcher_type == Or.AUTO_MATCHER and not q.scale and len(subs) < Or.TOO_MANY_CLAUSES)
+    ):
+        built = [_built(sub, segment, context, sized=len(subs) > 1 or sized) for sub in subs]
+        sizes = [size for _m, size in built]
+        if kind is And:
+            size = min(sizes) if sized else 0
+        else:  # CompoundQuery.estimate_size
+            size = min(sum(sizes), segment.reader().doc_count()) if sized else 0
+        if len(subs) == 1:
+            return built[0][0], size
+        if kind is And:
+            m = make_weighted_tree(IntersectionMatcher, [(0 - n, m) for m, n in built])
+        else:
+            m = make_weighted_tree(UnionMatcher, [(n, m) for m, n in built])
+        return (WrappingMatcher(m, q.boost) if q.boost != 1.0 else m), size
+    return q.matcher(segment, context), q.estimate_size(segment.reader()) if sized else 0
+
+
+def _term(q: Term, segment: _Segment, context: SearchContext) -> tuple[Matcher, int]:
+    """``Term.matcher`` and ``Term.estimate_size``, the document frequency read once."""
+    fieldname = q.fieldname
+    schema = segment.schema
+    if fieldname not in schema:
+        return NullMatcher(), 0
+    try:
+        text = schema[fieldname].to_bytes(q.text)
+    except ValueError:
+        return NullMatcher(), 0
+    reader = segment.reader()
+    if (fieldname, text) not in reader:
+        return NullMatcher(), reader.doc_frequency(fieldname, text)
+    m = segment.postings(fieldname, text, weighting=context.weighting)
+    if q.minquality:
+        m.set_min_quality(q.minquality)
+    if q.boost != 1.0:
+        m = WrappingMatcher(m, boost=q.boost)
+    return m, reader.doc_frequency(fieldname, text)
 
 
 def _evaluate(m: Matcher, segment: _Segment) -> Scored:
