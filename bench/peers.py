@@ -28,6 +28,7 @@ from search.retrieval.plan import semantic_text
 from search.semantic.embedders import UniversalSentenceEncoder
 from search.semantic.vectors import VectorIndex
 from search.storage.folder import IndexFolder
+from search.storage.generations import Generation
 
 DEPTH = 100
 TANTIVY_ANALYZER = "german"
@@ -142,7 +143,8 @@ def build_naive(
     if embedded < count:
         if copy_from is None:
             raise ValueError("embed_limit below the article count needs copy_from")
-        engine_vectors = VectorIndex.load(IndexFolder(copy_from).current())
+        # Every shard of the engine's live generation, read as one archive.
+        engine_vectors = Generation(IndexFolder(copy_from).lease_current()).vectors
         for article in articles_of(source):
             matrix = engine_vectors.vectors_of(article.id)
             if article.id in vectors:

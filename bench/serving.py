@@ -42,10 +42,15 @@ def _peak_rss_mb(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def server(index: Path, log: Path, *options: str) -> Iterator[tuple[str, int]]:
+def server(
+    index: Path, log: Path, *options: str, source: Path | None = None
+) -> Iterator[tuple[str, int]]:
     """Run ``python -m search serve`` on a free loopback port until the block ends;
-    ``options`` are more of serve's options (``--api-key-file PATH``)."""
+    ``options`` are more of serve's options (``--api-key-file PATH``). ``source`` is a
+    checkout of the project whose code serves instead of this one (an earlier version,
+    to compare with)."""
     port = _free_port()
+    code = {} if source is None else {"PYTHONPATH": str(source.resolve())}
     with log.open("wb") as output:
         process = subprocess.Popen(
             [
@@ -54,7 +59,7 @@ def server(index: Path, log: Path, *options: str) -> Iterator[tuple[str, int]]:
                 "search",
                 "serve",
                 "--index",
-                str(index),
+                str(index.resolve()),
                 "--host",
                 HOST,
                 "--port",
@@ -68,7 +73,9 @@ def server(index: Path, log: Path, *options: str) -> Iterator[tuple[str, int]]:
             env={
                 **{k: v for k, v in os.environ.items() if not k.startswith("NEWS_SEARCH_")},
                 "PYTHONUNBUFFERED": "1",
+                **code,
             },
+            cwd=source,  # ``-m`` imports from the working folder first
         )
         try:
             base = f"http://{HOST}:{port}"

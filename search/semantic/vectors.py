@@ -200,7 +200,7 @@ class VectorIndex:
     def vectors_of(self, article_id: str) -> np.ndarray:
         key = self._key_of[article_id]
         ids = (np.int64(key) << PASSAGE_BITS) + np.arange(self._passages[key], dtype=np.int64)
-        return np.vstack([self._index.reconstruct(int(i)) for i in ids])
+        return self._index.reconstruct_batch(ids)
 
     def search(
         self, vector: np.ndarray, depth: int, exclude: frozenset[str] = frozenset()
