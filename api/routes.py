@@ -8,7 +8,7 @@ from itertools import islice
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from api.errors import error_body, error_body_of
 from api.params import (
@@ -70,14 +70,22 @@ class JSONLinesResponse(StreamingResponse):
 
 def _answer(
     results: SearchResults, fields: frozenset[str] | None, facet_size: int | None = None
-) -> SearchOut:
-    """The response for ``results``: only the hit ``fields`` asked for, ``facet_size`` values."""
+) -> Response:
+    """The response for ``results``: only the hit ``fields`` asked for, ``facet_size`` values.
+
+    Validated once and written out here, as FastAPI would write it (aliases, unset
+    fields left out): handed the model, FastAPI dumps it, validates it again and
+    serializes that, three passes over every hit where one does.
+    """
     data: dict[str, Any] = results.to_dict()
     if fields is not None:
         data["hits"] = [{k: v for k, v in hit.items() if k in fields} for hit in data["hits"]]
     if results.facets is not None and facet_size is not None:
         data["facets"] = results.facets.top(facet_size).to_dict()
-    return SearchOut.model_validate(data)
+    answer = SearchOut.model_validate(data)
+    return Response(
+        answer.model_dump_json(by_alias=True, exclude_unset=True), media_type="application/json"
+    )
 
 
 @router.get(
@@ -114,7 +122,7 @@ def search(
             "`false` shows every copy."
         ),
     ] = True,
-) -> SearchOut:
+) -> Response:
     """Search the archive; every hit explains its lexical, semantic and fused scores."""
     results = engine.search(
         q,
@@ -212,7 +220,7 @@ def similar(
         str | None,
         Query(max_length=MAX_CURSOR_CHARS, description="The `next` of the previous page."),
     ] = None,
-) -> SearchOut:
+) -> Response:
     """The articles nearest in meaning to this one (never itself), with the filters of
     /search; the list holds the 100 nearest and pages like a search."""
     results = engine.similar(
@@ -228,7 +236,7 @@ def similar(
     responses=errors(400, 413, 422, 503),
     tags=["search"],
 )
-def similar_to_text(engine: EngineDep, request: SimilarIn) -> SearchOut:
+def similar_to_text(engine: EngineDep, request: SimilarIn) -> Response:
     """Articles nearest in meaning to a text (a draft, a press release, a question)."""
     filters = Filters.parse(
         request.date_from, request.date_to, request.source, request.language, request.category
