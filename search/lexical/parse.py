@@ -15,7 +15,7 @@ import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from whoosh import query as wq
 from whoosh.fields import Schema
@@ -93,7 +93,12 @@ class ParsedQuery:
     def sought_terms(self) -> Iterator[tuple[str, str]]:
         """``(field, term)`` of every term the query looks for: not those it excludes
         (``NOT ...``), which must neither be marked nor steer the semantic side."""
-        return _sought(self.loose)
+        return iter(self._sought)
+
+    @cached_property
+    def _sought(self) -> tuple[tuple[str, str], ...]:
+        # Walked once: the plan, grounding and highlighting each ask.
+        return tuple(_sought(self.loose))
 
 
 def _sought(q: wq.Query) -> Iterator[tuple[str, str]]:

@@ -59,7 +59,8 @@ def ground_query_vector(
     for term, article_ids in rare[: settings.max_terms]:
         rows = []
         # Stems begin a word, so a word-start match in the folded text finds the
-        # passages that use the term at a fraction of full analysis' cost.
+        # passages that use the term at a fraction of full analysis' cost (and only a
+        # passage holding the term at all can have one: a substring test is cheaper).
         uses_term = re.compile(rf"\b{re.escape(term)}")
         for article_id in article_ids:
             if article_id not in vectors:
@@ -68,7 +69,11 @@ def ground_query_vector(
                 matrix = vectors.vectors_of(article_id)
                 seen[article_id] = (lexical.folded_passages(article_id)[: len(matrix)], matrix)
             folded, matrix = seen[article_id]
-            rows.extend(matrix[i] for i, text in enumerate(folded) if uses_term.search(text))
+            rows.extend(
+                matrix[i]
+                for i, text in enumerate(folded)
+                if term in text and uses_term.search(text)
+            )
         if rows:
             centroid = np.mean(rows, axis=0)
             contexts.append(centroid / max(float(np.linalg.norm(centroid)), 1e-12))
