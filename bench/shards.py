@@ -37,12 +37,13 @@ import numpy as np
 import psutil
 
 from bench.generate import write as generate
-from bench.measure import MB, Result
+from bench.measure import MB, Result, percentiles
 from bench.run import load_queries
 from bench.serving import REQUEST_TIMEOUT, _concurrent, _latencies, _search_path, server
 from bench.synthetic import build_synthetic, vector_pool
 from search.engine import Engine
 from search.ingest.article import Article
+from search.retrieval.filters import Filters
 from search.semantic.embedders import UniversalSentenceEncoder, embed_query
 from search.semantic.vectors import VectorIndex
 
@@ -124,6 +125,28 @@ def adds(index: Path) -> Result:
     }
 
 
+def fan_out(index: Path, queries: list[str]) -> Result:
+    """In-process hybrid latency over every shard and with a one-year filter (one shard
+    searched, the rest skipped): the difference is what a shard costs a query."""
+    engine = Engine(index)
+    year = Filters.parse(date_from="2020", date_to="2020")
+    result: Result = {}
+    for label, filters in (("all", None), ("one_year", year)):
+        for query in queries[:10]:
+            engine.search(query, filters=filters)  # warm
+        times = []
+        for query in queries:
+            started = time.perf_counter()
+            page = engine.search(query, filters=filters)
+            times.append(time.perf_counter() - started)
+        result[label] = {**percentiles(times), "searched": page.shards.successful}
+    searched = result["all"]["searched"] - result["one_year"]["searched"]
+    result["ms_per_shard"] = round(
+        (result["all"]["mean"] - result["one_year"]["mean"]) / max(searched, 1), 2
+    )
+    return result
+
+
 def _serving_mb(pid: int) -> float:
     """Proportional set size of a server and its workers: shared pages count once."""
     processes = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
@@ -197,6 +220,10 @@ def main() -> None:
             step(f"adds, {by}")
             results[f"add-{by}"] = adds(out / f"idx-{by}")
             save()
+    if "fan-out" not in results:
+        step("fan-out")
+        results["fan-out"] = fan_out(out / "idx-year", queries)
+        save()
     for by, workers in (("none", 1), ("year", 1), ("year", 2)):
         key = f"serve-{by}-{workers}"
         if key not in results:
@@ -239,6 +266,14 @@ def table(results: dict[str, Any]) -> str:
         for p in ("p50", "p95"):
             row(f"{mode} {p} ms (HTTP, 1 worker)", one[mode][p], many[mode][p])
     row("serving memory MB (1 worker)", one["memory_mb"], many["memory_mb"])
+    fan = results["fan-out"]
+    lines += [
+        "",
+        f"In-process hybrid, yearly shards: mean {fan['all']['mean']} ms over "
+        f"{fan['all']['searched']} shards, {fan['one_year']['mean']} ms with a one-year "
+        f"filter ({fan['one_year']['searched']} searched, the rest skipped): "
+        f"{fan['ms_per_shard']} ms per shard searched.",
+    ]
     lines += [
         "",
         "Hybrid requests/s, yearly shards:",
