@@ -11,6 +11,7 @@ the engine picks the generation, pages and shapes the results.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -55,6 +56,19 @@ from search.storage.generations import BuildReport, Generation, build_generation
 from search.storage.manifest import Manifest
 from search.storage.shards import DEFAULT_SHARD_BY, ShardBy
 from search.storage.writes import write_generation
+
+# Engines open in this process, by index and model: a serving process forked after
+# ``shared_engine`` (``serve --workers``) finds the one its parent loaded.
+_SHARED: weakref.WeakValueDictionary[tuple[str, str | None], Engine] = weakref.WeakValueDictionary()
+
+
+def shared_engine(path: str | Path, model: str | None = None) -> Engine:
+    """The engine this process has open on ``path`` with ``model``, opened on first use."""
+    key = (str(Path(path).resolve()), model)
+    engine = _SHARED.get(key)
+    if engine is None:
+        engine = _SHARED[key] = Engine(path, model=model)
+    return engine
 
 
 def _check_options(fusion: str, sort: str) -> None:
