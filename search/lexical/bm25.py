@@ -3,9 +3,10 @@
 Whoosh scores one document at a time in Python: a prose query over 100k articles
 visits tens of thousands of matches and takes seconds, and its block-quality
 skipping never fires for ORs of common words (no block skipped over the 120 dev
-queries at 100k articles). Here Whoosh still builds the matcher tree of a query,
-so its structure (the order in which it adds scores) is Whoosh's own, but every
-node is then evaluated for all documents at once: each term's posting list is read
+queries at 100k articles). Here the matcher tree of a query is still Whoosh's (for
+terms, ANDs and ORs built here the way Whoosh builds it, with Whoosh's own tree
+functions), so the order in which it adds scores is Whoosh's own, but every node
+is then evaluated for all documents at once: each term's posting list is read
 into arrays, scored with the term's own BM25F scorer parameters, and combined node
 by node, in the order of Whoosh's binary tree of unions: scores equal Whoosh's to
 the last bit or two (``tests/test_lexical_fast.py`` checks them against Whoosh). A
