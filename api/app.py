@@ -15,7 +15,7 @@ from api.conventions import REQUEST_ID, ConditionalGet, Cors, HeadAsGet, Request
 from api.errors import install_error_handlers, product_validation_errors
 from api.limits import AdmissionControl, BodySizeLimit
 from api.security import ReadAccess
-from search.engine import Engine
+from search.engine import shared_engine
 from search.settings import Settings
 
 # Answers at least this large are gzipped for a client that accepts it.
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = Engine(settings.index, model=settings.model)
+        engine = shared_engine(settings.index, settings.model)
         engine.embedder.encode(["warm-up"])  # load the model before the first request
         app.state.engine = engine
         yield

@@ -113,6 +113,19 @@ _HIT_EXAMPLE = {
 }
 
 
+class ShardsOut(BaseModel):
+    """Elasticsearch's ``_shards``: how many shards a search used."""
+
+    total: int = Field(0, description="Shards of the index.")
+    successful: int = Field(0, description="Shards that were searched and answered.")
+    skipped: int = Field(
+        0, description="Shards holding nothing the filters allow; not read at all."
+    )
+    failed: int = Field(
+        0, description="Shards that could not be read; the hits come from the others."
+    )
+
+
 class SearchOut(BaseModel):
     query: str
     mode: str
@@ -139,6 +152,7 @@ class SearchOut(BaseModel):
     timed_out: bool = Field(
         False, description="The time budget ran out; the hits are what was found by then."
     )
+    shards: ShardsOut = Field(default_factory=ShardsOut, description="Which shards answered.")
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -155,6 +169,7 @@ class SearchOut(BaseModel):
                     "interpreted_as": None,
                     "notices": [],
                     "timed_out": False,
+                    "shards": {"total": 3, "successful": 1, "skipped": 2, "failed": 0},
                     "hits": [_HIT_EXAMPLE],
                     "facets": {
                         "month": [{"value": "2025-02", "count": 1}],

@@ -22,7 +22,6 @@ import click
 from search.cli_options import (
     UserError,
     check_index_path,
-    check_port,
     filter_options,
     index_option,
     json_option,
@@ -35,7 +34,7 @@ from search.cli_options import (
     wait_option,
 )
 from search.cli_output import print_report, print_results, progress_bar
-from search.engine import Engine
+from search.engine import Engine, shared_engine
 from search.errors import IndexDamaged, SearchError
 from search.ingest.readers import read_stream
 from search.retrieval.filters import Filters
@@ -43,6 +42,8 @@ from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
 from search.retrieval.results import MODES, Mode, Sort
 from search.settings import Settings
 from search.storage.folder import IndexFolder
+from search.storage.shards import DEFAULT_SHARD_BY, SHARD_BY, ShardBy
+from search.workers import listen, run_workers
 
 EXIT_ERROR = 1
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,6 +87,14 @@ def main() -> None:
     help="Embedding model: 'use-multilingual-v3' (default, packaged) or a "
     "sentence-transformers hub name or local folder.",
 )
+@click.option(
+    "--shard-by",
+    type=click.Choice(SHARD_BY),
+    default=DEFAULT_SHARD_BY,
+    show_default=True,
+    help="Split the index into shards by the articles' year or month (undated "
+    "articles get a shard of their own), or keep one shard.",
+)
 @map_option
 @wait_option
 @_reports_errors
@@ -93,6 +102,7 @@ def rebuild(
     sources: tuple[Path, ...],
     index: Path | None,
     model: str | None,
+    shard_by: ShardBy,
     field_map: dict[str, str],
     wait: float,
 ) -> None:
@@ -112,6 +122,7 @@ def rebuild(
             read=read,
             mapping=field_map,
             wait=wait,
+            shard_by=shard_by,
         )
     print_report(report, "indexed")
 
@@ -291,6 +302,13 @@ def export(
     help="Let browsers on this origin call the API (repeatable) "
     "[default: $NEWS_SEARCH_CORS_ORIGINS; none].",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=os.cpu_count() or 1,
+    show_default="the number of cores",
+    help="Serving processes; they share one loaded index and model.",
+)
 @click.option("--api-key", hidden=True, default=None)
 @_reports_errors
 def serve(
@@ -299,6 +317,7 @@ def serve(
     port: int,
     api_key_file: Path | None,
     cors_origins: tuple[str, ...],
+    workers: int,
     api_key: str | None,
 ) -> None:
     """Serve the web API and search page.
@@ -319,26 +338,29 @@ def serve(
         index=index, api_key=key, cors_origins=cors_origins or None
     )
     check_index_path(settings.index)
-    # Open the index once here, so that nothing built, a damaged file or another
-    # model is one line now rather than a traceback from the server's startup.
-    Engine(settings.index, model=settings.model)
-    check_port(host, port)
-    os.environ.update(settings.to_env())
-    click.echo(f"serving {settings.index} on http://{host}:{port}/", err=True)
-    started = time.perf_counter()
     try:
-        uvicorn.run(
-            "api.app:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            log_level="info",
-            access_log=settings.query_log,
-        )
-    except SystemExit as exc:
-        # uvicorn exits 3 when it cannot start; 3 means rejected records here.
-        if exc.code:
-            raise UserError(f"the server could not start on {host}:{port} (see above)") from exc
+        server = listen(host, port)  # before the model loads: a busy port is one line now
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    # Open the index and load the model once, here: nothing built, a damaged file or
+    # another model is one line now rather than a traceback from a worker's startup,
+    # and the workers forked below share what was loaded.
+    engine = shared_engine(settings.index, settings.model)
+    engine.embedder.encode(["warm-up"])
+    os.environ.update(settings.to_env())
+    bound = server.getsockname()[1]
+    click.echo(f"serving {settings.index} on http://{host}:{bound}/ ({workers} workers)", err=True)
+    started = time.perf_counter()
+    config = uvicorn.Config(
+        "api.app:create_app",
+        factory=True,
+        log_level="info",
+        access_log=settings.query_log,
+    )
+    status = run_workers(workers, lambda: uvicorn.Server(config).run(sockets=[server]))
+    # uvicorn exits 3 when it cannot start; 3 means rejected records here.
+    if status:
+        raise UserError(f"the server on {host}:{bound} stopped with an error (see above)")
     click.echo(f"stopped after {time.perf_counter() - started:.0f}s", err=True)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -70,21 +69,6 @@ sort_option = click.option(
     show_default=True,
     help="relevance, date (newest first) or date_asc.",
 )
-
-
-def check_port(host: str, port: int) -> None:
-    """Refuse a port another process listens on, before the model is loaded."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise UserError(f"cannot use host {host!r}: {exc.strerror or exc}") from exc
-    family, kind, proto, _name, address = infos[0]
-    with socket.socket(family, kind, proto) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
 
 wait_option = click.option(

@@ -11,6 +11,7 @@ the engine picks the generation, pages and shapes the results.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -53,7 +54,21 @@ from search.semantic.ranking import SemanticSettings
 from search.storage.folder import IndexFolder
 from search.storage.generations import BuildReport, Generation, build_generation
 from search.storage.manifest import Manifest
+from search.storage.shards import DEFAULT_SHARD_BY, ShardBy
 from search.storage.writes import write_generation
+
+# Engines open in this process, by index and model: a serving process forked after
+# ``shared_engine`` (``serve --workers``) finds the one its parent loaded.
+_SHARED: weakref.WeakValueDictionary[tuple[str, str | None], Engine] = weakref.WeakValueDictionary()
+
+
+def shared_engine(path: str | Path, model: str | None = None) -> Engine:
+    """The engine this process has open on ``path`` with ``model``, opened on first use."""
+    key = (str(Path(path).resolve()), model)
+    engine = _SHARED.get(key)
+    if engine is None:
+        engine = _SHARED[key] = Engine(path, model=model)
+    return engine
 
 
 def _check_options(fusion: str, sort: str) -> None:
@@ -148,8 +163,10 @@ class Engine:
         read: ReadReport | None = None,
         mapping: Mapping[str, str] | None = None,
         wait: float = 0.0,
+        shard_by: ShardBy = DEFAULT_SHARD_BY,
     ) -> tuple[Engine, BuildReport]:
-        """Build a new generation from ``sources`` and switch to it atomically.
+        """Build a new generation from ``sources``, in shards ``shard_by`` date, and
+        switch to it atomically.
 
         The live generation is untouched until the switch, so a failed or killed
         rebuild leaves the index exactly as it was. ``mapping`` names fields the
@@ -159,7 +176,7 @@ class Engine:
         embedder = embedder or load_embedder(model)
         folder = IndexFolder(path)
         report = build_generation(
-            folder, sources, embedder, settings, progress, read, mapping, wait
+            folder, sources, embedder, settings, progress, read, mapping, wait, shard_by
         )
         return cls(path, embedder=embedder), report
 
@@ -230,6 +247,7 @@ class Engine:
             **generation.manifest.to_dict(),
             "articles": generation.lexical.count(),
             "passage_count": generation.vectors.passage_count,
+            "shards": generation.shard_stats(),
         }
 
     def _embed(self, text: str) -> np.ndarray:
@@ -337,6 +355,7 @@ class Engine:
             interpreted_as=plan.interpreted_as,
             notices=[*plan.notices, *budget.notices],
             timed_out=budget.timed_out,
+            shards=ranking.shards,
         )
 
     def matches(
@@ -413,6 +432,7 @@ class Engine:
             page,
             next=next_cursor(ids, end, len(ids), key),
             notices=notices,
+            shards=ranking.shards,
         )
 
 

@@ -17,9 +17,8 @@ from search.cli_output import EXIT_REJECTED
 from search.engine import Engine
 from search.ingest.article import MAX_ARTICLE_CHARS
 from search.ingest.readers import ReadReport, read_articles
-from search.lexical.index import LexicalIndex
-from search.semantic.vectors import VectorIndex
-from search.storage.folder import LEXICAL_DIR
+
+from .generations import sides
 
 TEN_MB = 10 * 1024 * 1024
 UNREADABLE = Path("/proc/self/mem")  # opens, but reading it fails (EIO), even for root
@@ -199,9 +198,9 @@ def test_add_indexes_the_good_records_lists_the_bad_and_exits_3(
     assert writable_engine.stats()["articles"] == before + VALID
     generation = writable_engine.folder.current()
     valid = {"gut-100", "gut-101", *(f"gut-{n}" for n in range(1, 12))}
-    lexical = LexicalIndex(generation / LEXICAL_DIR).ids()
+    lexical, vectors = sides(generation)
     assert len(valid) == VALID and valid <= lexical  # indexed, on both sides:
-    assert lexical == VectorIndex.load(generation).ids()
+    assert lexical == vectors
 
 
 def test_an_empty_folder_is_an_error_before_anything_is_touched(

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from search.engine import Engine
-from search.lexical.index import LexicalIndex
 from search.semantic.embedders import Embedder
-from search.semantic.vectors import VectorIndex
-from search.storage.folder import CURRENT_FILE, LEXICAL_DIR, IndexFolder
+from search.storage.folder import CURRENT_FILE, IndexFolder
+from search.storage.generations import Generation
+from search.storage.shards import shard_name
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,8 @@ def _article(article_id: str, title: str, n: int) -> dict[str, str]:
     return {
         "id": article_id,
         "title": title,
-        "date": f"2025-{n % 12 + 1:02d}-{n % 28 + 1:02d}",
+        # Three years: three shards, so a write touches some shards and links the rest.
+        "date": f"{2023 + n % 3}-{n % 12 + 1:02d}-{n % 28 + 1:02d}",
         "text": f"Artikel {n}: In {city} sorgt das Thema {topic} für Gespräche. "
         f"Die Behörden in {city} kündigten an, die Lage zu {topic} weiter zu beobachten.",
     }
@@ -58,14 +59,19 @@ def _read(path: Path) -> list[dict[str, str]]:
 
 
 def _state(index: Path) -> State:
-    """The live generation's articles; asserts that both sides hold the same ids."""
-    generation = IndexFolder(index).current()
-    lexical = LexicalIndex(generation / LEXICAL_DIR)
+    """The live generation's articles; asserts that both sides of every shard hold the
+    same ids (opening checks it) and that every article is in its date's shard."""
+    generation = Generation(IndexFolder(index).lease_current())
     try:
-        state = {a.id: a.title for a in lexical.articles()}
+        articles = list(generation.lexical.articles())
+        state = {a.id: a.title for a in articles}
+        assert set(state) == generation.vectors.ids(), "an article is on one side only"
+        for article in articles:
+            shard = generation.shards[generation.vectors.shard_of(article.id)]
+            assert shard.name == shard_name(article.date, "year"), article.id
     finally:
-        lexical.close()
-    assert set(state) == VectorIndex.load(generation).ids(), "an article is on one side only"
+        generation.lexical.close()
+        generation.lease.release()
     return state
 
 
@@ -170,7 +176,8 @@ def test_sigkilled_rebuilds_and_adds_leave_a_whole_index(
     # Adds: new articles plus new titles for existing ones, all or nothing.
     for run in range(ADD_RUNS + 1):
         batch = [_article(f"n{run}-{n}", f"Neu {run}.{n}", 200 + n) for n in range(15)]
-        batch += [_article(f"a-{n}", f"Fassung {run} von {n}", n) for n in range(5)]
+        # New titles, and new dates that move them to another year's shard.
+        batch += [_article(f"a-{n}", f"Fassung {run} von {n}", n + 1) for n in range(5)]
         path = _write(tmp_path / f"add-{run}.jsonl", batch)
         before = _state(index)
         finished = {**before, **{a["id"]: a["title"] for a in batch}}

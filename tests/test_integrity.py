@@ -21,6 +21,8 @@ from search.semantic.embedders import Embedder
 from search.settings import Settings
 from search.storage.folder import CURRENT_FILE
 
+from .generations import shard_folders
+
 DAMAGES = ("truncate", "flip", "delete")
 
 
@@ -105,7 +107,7 @@ def test_check_passes_an_intact_index(pristine: Path) -> None:
 def test_a_wrong_dimension_or_a_one_sided_article_is_named(pristine: Path, tmp_path: Path) -> None:
     index = tmp_path / "dim"
     shutil.copytree(pristine, index)
-    keys = _generation(index) / "vectors.json"
+    keys = shard_folders(_generation(index))[0] / "vectors.json"
     data = json.loads(keys.read_text())
     data["dim"] += 1
     keys.write_text(json.dumps(data))
@@ -139,7 +141,7 @@ def test_a_damaged_generation_is_503_over_http_without_a_path(
         # A new generation appears, with a truncated vector file, and CURRENT names it.
         damaged = index / "gen-000099"
         shutil.copytree(_generation(index), damaged)
-        _damage(damaged / "vectors.faiss", "truncate")
+        _damage(shard_folders(damaged)[0] / "vectors.faiss", "truncate")
         (index / CURRENT_FILE).write_text("gen-000099\n")
         for path in ("/health", "/search?q=Derby", "/stats"):
             response = client.get(path)
@@ -154,5 +156,5 @@ def test_serve_on_a_damaged_index_is_one_line_not_a_startup_traceback(
 ) -> None:
     index = tmp_path / "index"
     shutil.copytree(pristine, index)
-    _damage(_generation(index) / "vectors.faiss", "truncate")
+    _damage(shard_folders(_generation(index))[0] / "vectors.faiss", "truncate")
     _one_error_line(_run("serve", "--index", str(index), "--port", "0"), "vectors.faiss")

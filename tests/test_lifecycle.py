@@ -22,10 +22,10 @@ from search.ingest.article import Article
 from search.ingest.readers import read_articles
 from search.lexical.index import LexicalIndex
 from search.semantic.embedders import Embedder
-from search.semantic.vectors import VectorIndex
 from search.storage.folder import CURRENT_FILE, LEXICAL_DIR, IndexFolder
 
 from .conftest import SEED_ID, TINY_ARTICLES
+from .generations import shard_folders, sides
 
 
 def _fingerprint(folder: Path) -> dict[str, str]:
@@ -35,15 +35,6 @@ def _fingerprint(folder: Path) -> dict[str, str]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
-
-
-def _sides(generation: Path) -> tuple[set[str], set[str]]:
-    """The article ids on the lexical and on the semantic side of one generation."""
-    lexical = LexicalIndex(generation / LEXICAL_DIR)
-    try:
-        return lexical.ids(), VectorIndex.load(generation).ids()
-    finally:
-        lexical.close()
 
 
 def _volcano(n: int) -> Article:
@@ -72,7 +63,7 @@ def test_a_write_publishes_a_new_generation_and_never_changes_the_old_one(
     assert lease is not None and before.is_dir()
     assert report.generation != before.name and folder.current_name() == report.generation
     assert _fingerprint(before) == snapshot, "the published generation was modified"
-    lexical, vectors = _sides(folder.current())
+    lexical, vectors = sides(folder.current())
     assert lexical == vectors and "vulkan-1" in lexical and "klima" not in lexical
     assert writable_engine.manifest.generation == report.generation
     assert writable_engine.stats()["articles"] == len(lexical)
@@ -174,7 +165,8 @@ def test_a_stale_whoosh_lock_in_the_live_generation_blocks_no_writer(
     # A Whoosh writer killed inside a generation leaves MAIN_WRITELOCK behind; here one
     # is even still held. Writes never run Whoosh in a published generation, so the
     # next write goes through.
-    stale = writable_engine.folder.current() / LEXICAL_DIR / "MAIN_WRITELOCK"
+    shard = shard_folders(writable_engine.folder.current())[0]
+    stale = shard / LEXICAL_DIR / "MAIN_WRITELOCK"
     with open(stale, "a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         writable_engine.write([_volcano(1)])

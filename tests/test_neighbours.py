@@ -9,16 +9,23 @@ import pytest
 
 from search.engine import Engine
 from search.semantic.neighbours import NEIGHBOURS_FILE, NeighbourTable
+from search.semantic.sharded import ShardedVectors
 from search.semantic.vectors import VectorIndex
 
 
-def _topics(count: int = 3) -> VectorIndex:
-    """Two topics (x, y) of ``count`` articles each, one passage per article."""
-    index = VectorIndex(2)
+def _topics(count: int = 3) -> ShardedVectors:
+    """Two topics (x, y) of ``count`` articles each, one passage per article, in two
+    shards that hold some of each (the table is the whole archive's)."""
+    shards = [VectorIndex(2), VectorIndex(2)]
     for i in range(count):
-        index.add(f"x{i}", np.array([[1.0, 0.01 * (i + 1)]], dtype=np.float32))
-        index.add(f"y{i}", np.array([[0.01 * (i + 1), 1.0]], dtype=np.float32))
-    return index
+        shards[i % 2].add(f"x{i}", np.array([[1.0, 0.01 * (i + 1)]], dtype=np.float32))
+        shards[(i + 1) % 2].add(f"y{i}", np.array([[0.01 * (i + 1), 1.0]], dtype=np.float32))
+    return ShardedVectors(shards)
+
+
+def _written(vectors: ShardedVectors) -> ShardedVectors:
+    """The archive after its shards were changed (a write's new generation)."""
+    return ShardedVectors(vectors.shards)
 
 
 def test_neighbourhoods_of_one_topic_overlap_and_of_two_do_not() -> None:
@@ -31,8 +38,9 @@ def test_neighbourhoods_of_one_topic_overlap_and_of_two_do_not() -> None:
 def test_a_write_adds_rows_and_drops_removed_articles() -> None:
     vectors = _topics(10)
     table = NeighbourTable.build(vectors, k=2)
-    vectors.remove("x2")
-    vectors.add("x10", np.array([[1.0, 0.025]], dtype=np.float32))
+    vectors.shards[vectors.shard_of("x2")].remove("x2")
+    vectors.shards[0].add("x10", np.array([[1.0, 0.025]], dtype=np.float32))
+    vectors = _written(vectors)
     updated = table.updated(vectors, ["x10"], k=2)  # 1 change in 20: rows kept
     assert sorted(updated.ids) == sorted(vectors.ids())
     assert updated.changed == 1
@@ -50,8 +58,8 @@ def test_a_write_adds_rows_and_drops_removed_articles() -> None:
 def test_many_changes_recompute_the_whole_table() -> None:
     vectors = _topics()
     table = NeighbourTable.build(vectors, k=2)
-    vectors.add("x9", np.array([[1.0, 0.05]], dtype=np.float32))
-    assert table.updated(vectors, ["x9"], k=2).changed == 0  # 1 of 7 is over a tenth
+    vectors.shards[1].add("x9", np.array([[1.0, 0.05]], dtype=np.float32))
+    assert table.updated(_written(vectors), ["x9"], k=2).changed == 0  # 1 of 7 is over a tenth
 
 
 def test_a_table_survives_saving(tmp_path: Path) -> None:

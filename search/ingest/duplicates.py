@@ -16,6 +16,7 @@ groups new articles with the whole archive without re-reading it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
@@ -167,13 +168,18 @@ class Stories:
                 np.array(list(self._signatures.values()), np.uint32).reshape(-1, NUM_PERM),
             ]
         )
-        np.savez(
-            folder / STORIES_FILE,
-            ids=np.array(ids, dtype=str),
-            stories=np.array([self.story_of[i] for i in ids], dtype=str),
-            signed=np.array(signed, dtype=str),
-            signatures=matrix,
-        )
+        # Written beside its name and renamed over it: the file may be a hard link
+        # shared with the previous generation, which must not change.
+        temporary = folder / f"{STORIES_FILE}.tmp"
+        with temporary.open("wb") as handle:
+            np.savez(
+                handle,
+                ids=np.array(ids, dtype=str),
+                stories=np.array([self.story_of[i] for i in ids], dtype=str),
+                signed=np.array(signed, dtype=str),
+                signatures=matrix,
+            )
+        os.replace(temporary, folder / STORIES_FILE)
 
     @classmethod
     def load(cls, folder: Path) -> Stories:

@@ -28,9 +28,7 @@ import numpy as np
 
 from search.ingest.article import Article
 from search.ingest.passages import PassageSettings, split_passages
-from search.lexical.schema import LexicalWriter
 from search.semantic.embedders import Embedder, UniversalSentenceEncoder
-from search.semantic.vectors import VectorIndex
 
 BATCH_ARTICLES = 64
 PARALLEL_AFTER = 128
@@ -142,15 +140,16 @@ def _embed_in_worker(batch: list[Article], settings: PassageSettings) -> list[np
 
 def index_articles(
     articles: Iterable[Article],
-    writer: LexicalWriter,
-    vectors: VectorIndex,
+    write_lexical: Callable[[Article], None],
+    add_vectors: Callable[[Article, np.ndarray], None],
     embedder: Embedder,
     settings: PassageSettings,
     progress: Progress | None = None,
     parallel_after: int = PARALLEL_AFTER,
     workers: int | None = None,
 ) -> IndexingStats:
-    """Write every article to the lexical writer and its passage vectors to ``vectors``.
+    """Write every article with ``write_lexical`` and its passage vectors with
+    ``add_vectors`` (the lexical side in a thread of its own, beside the embedding).
 
     ``workers`` embedding processes (default: one per core) take over after
     ``parallel_after`` articles, when the embedder can be re-created in them.
@@ -160,17 +159,17 @@ def index_articles(
     pending: queue.Queue[list[Article] | None] = queue.Queue(maxsize=8)
     failure: list[BaseException] = []
 
-    def write_lexical() -> None:
+    def lexical_side() -> None:
         while (batch := pending.get()) is not None:
             if failure:
                 continue  # drain so the producer never blocks on a dead consumer
             try:
                 for article in batch:
-                    writer.upsert(article)
+                    write_lexical(article)
             except BaseException as exc:
                 failure.append(exc)
 
-    thread = threading.Thread(target=write_lexical, name="lexical-writer", daemon=True)
+    thread = threading.Thread(target=lexical_side, name="lexical-writer", daemon=True)
     thread.start()
     embedded = embedded_batches(
         batches(articles, BATCH_ARTICLES), embedder, settings, pending.put, parallel_after, workers
@@ -180,7 +179,7 @@ def index_articles(
             if failure:
                 break
             for article, matrix in zip(batch, matrices, strict=True):
-                vectors.add(article.id, matrix)
+                add_vectors(article, matrix)
                 stats.passages += len(matrix)
             stats.articles += len(batch)
             stats.chars += sum(len(a.title) + len(a.lead) + len(a.body) for a in batch)

@@ -206,10 +206,20 @@ class AllDocuments(Every):
         return _AllMatcher(array("I", searcher.reader().all_doc_ids()), all_weights=self.boost)
 
 
-def score_query(searcher: Searcher, q: Query, cache: PostingCache) -> Scored | None:
+def score_query(
+    searcher: Searcher,
+    q: Query,
+    cache: PostingCache,
+    allowed: np.ndarray | None = None,
+    failed: list[int] | None = None,
+) -> Scored | None:
     """Whether each document matches ``q`` and its BM25F score, exactly as Whoosh scores it.
 
-    None when the query's matcher tree holds something not evaluated here.
+    None when the query's matcher tree holds something not evaluated here. A segment
+    with no document ``allowed`` (a mask by document number) is not read at all: a
+    date filter skips the shards of other periods. With ``failed`` given, a segment
+    that cannot be read is left out and its first document number listed there, so
+    the other shards still answer; without it the error propagates.
     """
     size = searcher.doc_count_all()
     matched = np.zeros(size, dtype=bool)
@@ -219,10 +229,17 @@ def score_query(searcher: Searcher, q: Query, cache: PostingCache) -> Scored | N
     context = searcher.context(needs_current=True)
     for sub, offset in searcher.leaf_searchers():
         segment = _Segment(sub, cache)
+        if allowed is not None and not allowed[offset : offset + segment.size].any():
+            continue
         try:
             m, s = _evaluate(q.matcher(segment, context), segment)
         except _Unsupported:
             return None
+        except Exception:
+            if failed is None:
+                raise
+            failed.append(offset)
+            continue
         matched[offset : offset + segment.size] = m
         scores[offset : offset + segment.size] = s
     return matched, scores

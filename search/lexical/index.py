@@ -20,6 +20,7 @@ from whoosh import index, scoring
 from whoosh import query as wq
 from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.filedb.filestore import FileStorage
+from whoosh.reading import MultiReader
 from whoosh.searching import Searcher
 
 from search import budget as budgets
@@ -65,6 +66,9 @@ FOLDED_ARTICLES = 4_096
 # Whoosh's collector gets at least this long, even when slow earlier steps (a cold
 # cache) spent the search's budget: an answer cut short beats none.
 MIN_COLLECT_SECONDS = 0.2
+# Whoosh's indexing buffer per writer; a rebuild has one writer per shard open, and
+# each buffers only its shard's share of the articles.
+WRITER_MB = 128
 
 
 def _rarest(item: tuple[str, tuple[int, list[str]]]) -> tuple[int, str]:
@@ -73,19 +77,28 @@ def _rarest(item: tuple[str, tuple[int, list[str]]]) -> tuple[int, str]:
 
 
 class LexicalIndex:
-    """A Whoosh index folder with a long-lived searcher per thread, refreshed after writes.
+    """Whoosh index folders (one per shard) read as one archive, with a long-lived
+    searcher per thread.
+
+    Several folders are read through one Whoosh ``MultiReader`` over all their
+    segments, so document frequencies, field lengths and the document count are the
+    whole archive's (Elasticsearch's DFS phase, for free): a sharded index ranks
+    exactly as an unsharded one. Documents are numbered shard after shard.
 
     One searcher per thread, because a Whoosh searcher is not thread-safe: its segment
     readers share file objects, and two threads seeking in one read each other's bytes
     (``UnpicklingError``, "Block tag error" under concurrent queries).
     """
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
+    def __init__(self, folders: Path | Sequence[Path]) -> None:
+        self.folders = [folders] if isinstance(folders, Path) else list(folders)
         # Without mmap: Whoosh copies every memory-mapped file it opens into a
         # BytesIO, so each thread's searcher held a private copy of the segment
         # (0.5 GB at 100k articles) on top of the mapped pages it touched.
-        self._index = FileStorage(str(folder), supports_mmap=False).open_index()
+        self._indexes = [
+            FileStorage(str(folder), supports_mmap=False).open_index() for folder in self.folders
+        ]
+        self._index = self._indexes[0]
         schema = self._index.schema  # read from disk on every access: once here
         self.parser = QueryParser(schema)
         self._analyzers = {
@@ -102,6 +115,11 @@ class LexicalIndex:
         self._frequencies = lru_cache(maxsize=WORD_CACHE)(self._frequency_in)
         self._folded = lru_cache(maxsize=FOLDED_ARTICLES)(self._fold_passages)
 
+    def shard_starts(self) -> np.ndarray:
+        """The first document number of each folder, and the end of the last."""
+        sizes = [ix.doc_count_all() for ix in self._indexes]
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
     @classmethod
     def create(cls, folder: Path, compounds: bool = COMPOUNDS) -> LexicalIndex:
         folder.mkdir(parents=True, exist_ok=True)
@@ -117,6 +135,14 @@ class LexicalIndex:
 
     def _current(self) -> Searcher:
         searcher: Searcher | None = getattr(self._local, "searcher", None)
+        if len(self._indexes) > 1:
+            # Shards of a published generation, which never changes (writes go
+            # through one shard's own ``LexicalIndex``).
+            if searcher is None:
+                leaves = [r for ix in self._indexes for r, _ in ix.reader().leaf_readers()]
+                searcher = Searcher(MultiReader(leaves), weighting=scoring.BM25F())
+                self._local.searcher = searcher
+            return searcher
         if searcher is None or not searcher.up_to_date():
             # A brand-new searcher, not ``refresh()``: refresh reuses segment readers
             # and misses deletions committed to an existing segment. The old searcher
@@ -135,7 +161,9 @@ class LexicalIndex:
         ``passages`` must be the generation's settings (its manifest's): the spans
         stored with each article are the ones its vectors were embedded from.
         """
-        writer = self._index.writer(limitmb=256)
+        if len(self._indexes) > 1:
+            raise ValueError("write to one shard's folder, not to the archive's reader")
+        writer = self._index.writer(limitmb=WRITER_MB)
         try:
             yield LexicalWriter(writer, fresh, passages or PassageSettings())
         except BaseException:
@@ -248,9 +276,14 @@ class LexicalIndex:
         allowed: np.ndarray | None = None,
         first: int | None = None,
         budget: Budget | None = None,
+        failed: list[int] | None = None,
     ) -> LexicalHits:
         """Rank the articles ``allowed`` (a mask by document number, see ``allowed``;
         None: all); for keyword queries, those with every word first.
+
+        Segments without an allowed document are not read; a segment that cannot be
+        read is left out and its first document number added to ``failed`` (when
+        given: see ``score_query``).
 
         Each pass ranks ``depth`` articles (None: every match), which decides the
         tiers and their scores; of the merged ranking the first ``first`` are
@@ -263,7 +296,7 @@ class LexicalIndex:
         columns = self._columns.get(searcher)
         passes = [parsed.strict, parsed.loose] if parsed.is_keyword_query else [parsed.loose]
         passes = [bounded(q, searcher.reader(), budget) for q in passes]
-        scored = [score_query(searcher, q, self._postings) for q in passes]
+        scored = [score_query(searcher, q, self._postings, allowed, failed) for q in passes]
         if any(s is None for s in scored):
             return self._search_whoosh(searcher, passes, depth, allowed, first, budget)
         return merge(scored, allowed, depth, first, columns.ids, columns.docnum_of)  # type: ignore[arg-type]

@@ -29,9 +29,10 @@ from search.lexical.tiers import LexicalHits
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import fuse, lexical_weight_for
 from search.retrieval.plan import QueryPlan, is_keyword_text
-from search.retrieval.results import Matched, Ranked, Ranking, Scores, Sort
+from search.retrieval.results import Matched, Ranked, Ranking, Scores, ShardCounts, Sort
 from search.semantic.grounding import ExpansionSettings, ground_query_vector
 from search.semantic.ranking import SemanticSettings, rank_articles, rank_like
+from search.semantic.sharded import ShardedVectors
 from search.semantic.vectors import SemanticHit
 from search.storage.generations import Generation
 
@@ -87,20 +88,22 @@ def rank(
         empty = Matches(None, {}, np.zeros(0, np.int64))
         return Ranking(plan.text, plan.mode, 0, [], frozenset(), plan.corrected), empty
     allowed = lexical.allowed(plan.constraints)
+    fan_out = FanOut(generation, allowed)
     found: LexicalHits | None = None
     if plan.lexical and plan.parsed is not None:
         # Fusion reads each side's best ``depth``, however short the page.
         first = None if reach is None else max(reach, depth)
-        found = lexical.search(plan.parsed, None, allowed, first=first)
+        found = lexical.search(plan.parsed, None, allowed, first=first, failed=fan_out.offsets)
     scored: list[SemanticHit] = []
     within: dict[str, SemanticHit] = {}
     if plan.semantic:
         vector = query_vector(plan, generation, embed, expansion)
         outside = lexical.outside(allowed)
+        vectors = fan_out.vectors()
         scored = rank_articles(
-            generation.vectors, vector, depth, semantic, outside, plan.keywords, plan.known_share
+            vectors, vector, depth, semantic, outside, plan.keywords, plan.known_share
         )
-        within = generation.vectors.within(vector, semantic.match_threshold, outside)
+        within = vectors.within(vector, semantic.match_threshold, outside)
     columns = lexical.columns()
     matches = Matches(found, within, np.sort(columns.docnums(within)))
     lexical_ranked = found.ranked if found is not None else []
@@ -123,7 +126,36 @@ def rank(
         ranked = [ranked[i] for i in order]
     items = _explained(ranked, fused, lexical_ranked, scored, matches)
     terms = plan.terms
-    return Ranking(plan.text, plan.mode, total, items, terms, plan.corrected), matches
+    counts = fan_out.counts()
+    return Ranking(plan.text, plan.mode, total, items, terms, plan.corrected, counts), matches
+
+
+class FanOut:
+    """The shards one search reads: those holding an article the constraints allow
+    (the others are skipped, unread), and those that failed to answer."""
+
+    def __init__(self, generation: Generation, allowed: np.ndarray | None) -> None:
+        self._generation = generation
+        count = len(generation.shards)
+        self.searched = [
+            i for i in range(count) if allowed is None or allowed[generation.shard_docs(i)].any()
+        ]
+        self.total = count
+        # First document numbers of lexical segments that failed, and shards whose
+        # vectors failed.
+        self.offsets: list[int] = []
+        self.failed: set[int] = set()
+
+    def vectors(self) -> ShardedVectors:
+        return self._generation.vectors.searching(self.searched, self.failed)
+
+    def counts(self) -> ShardCounts:
+        starts = self._generation.shard_starts
+        failed = self.failed | {
+            int(np.searchsorted(starts, offset, side="right")) - 1 for offset in self.offsets
+        }
+        searched = len(self.searched)
+        return ShardCounts(self.total, searched - len(failed), self.total - searched, len(failed))
 
 
 def query_vector(
@@ -247,13 +279,14 @@ def rank_similar(
         raise QueryError("give either an article id or a text, not both or neither")
     lexical = generation.lexical
     where = filters.query() if filters else None
-    exclude = lexical.outside(lexical.allowed([where] if where is not None else []))
+    allowed = lexical.allowed([where] if where is not None else [])
+    exclude = lexical.outside(allowed)
+    fan_out = FanOut(generation, allowed)
+    vectors = fan_out.vectors()
     if article_id is not None:
         lexical.get(article_id)  # raises ArticleNotFound for an unknown id
         label = article_id
-        found = rank_like(
-            generation.vectors, article_id, depth, settings, exclude, generation.neighbours
-        )
+        found = rank_like(vectors, article_id, depth, settings, exclude, generation.neighbours)
     else:
         if not isinstance(text, str):
             raise QueryError(f"text must be text, not {type(text).__name__}")
@@ -261,11 +294,11 @@ def rank_similar(
         if not label:
             return Ranking(label, "semantic", 0, [], frozenset())
         found = rank_articles(
-            generation.vectors, embed(label), depth, settings, exclude, is_keyword_text(label)
+            vectors, embed(label), depth, settings, exclude, is_keyword_text(label)
         )
     ranked = _monotone([(hit.article_id, hit.score) for hit in found])
     items = [
         Ranked(aid, score, Scores(semantic=hit.score, semantic_rank=rank), hit.passage, "meaning")
         for rank, ((aid, score), hit) in enumerate(zip(ranked, found, strict=True), start=1)
     ]
-    return Ranking(label, "semantic", len(items), items, frozenset())
+    return Ranking(label, "semantic", len(items), items, frozenset(), shards=fan_out.counts())

@@ -30,6 +30,18 @@ class Scores:
 
 
 @dataclass(frozen=True)
+class ShardCounts:
+    """Which shards a search used (Elasticsearch's ``_shards``): ``skipped`` ones hold
+    nothing the constraints allow and were not read; ``failed`` ones could not be
+    read, and the hits come from the others."""
+
+    total: int = 0
+    successful: int = 0
+    skipped: int = 0
+    failed: int = 0
+
+
+@dataclass(frozen=True)
 class Ranked:
     """An article's place in a ranking, before it is dressed up as a Hit."""
 
@@ -50,6 +62,7 @@ class Ranking:
     items: list[Ranked]
     terms: frozenset[str]
     corrected_query: str | None = None
+    shards: ShardCounts = ShardCounts()
 
 
 @dataclass(frozen=True)
@@ -82,7 +95,8 @@ class SearchResults:
     ``interpreted_as`` is how the query was read where that differs from what was
     typed (stray syntax read as words, a long text shortened); ``notices`` say why,
     one sentence each, for the page to show. ``timed_out`` says the time budget ran
-    out and the hits are what was found by then (Elasticsearch's convention).
+    out and the hits are what was found by then (Elasticsearch's convention);
+    ``shards`` which shards answered.
     """
 
     query: str
@@ -98,6 +112,7 @@ class SearchResults:
     interpreted_as: str | None = None
     notices: list[str] = field(default_factory=list)
     timed_out: bool = False
+    shards: ShardCounts = ShardCounts()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

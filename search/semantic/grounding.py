@@ -20,7 +20,7 @@ import numpy as np
 
 from search.lexical.index import LexicalIndex
 from search.lexical.parse import ParsedQuery
-from search.semantic.vectors import VectorIndex
+from search.semantic.sharded import ShardedVectors
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def ground_query_vector(
     parsed: ParsedQuery,
     keywords: bool,
     lexical: LexicalIndex,
-    vectors: VectorIndex,
+    vectors: ShardedVectors,
     settings: ExpansionSettings,
 ) -> np.ndarray:
     """Return the query vector moved towards the archive contexts of its rare terms."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from search.semantic.vectors import VectorIndex
+from search.semantic.sharded import ShardedVectors
 
 NEIGHBOURS_FILE = "neighbours.npz"
 NEIGHBOURS = 60
@@ -30,7 +30,7 @@ BLOCK_ROWS = 256
 REFRESH_SHARE = 0.1
 
 
-def centred_centroids(vectors: VectorIndex, ids: list[str]) -> np.ndarray:
+def centred_centroids(vectors: ShardedVectors, ids: list[str]) -> np.ndarray:
     """The unit centroids of ``ids`` less the archive's mean centroid, one row each."""
     if not ids:
         return np.zeros((0, vectors.dim), dtype=np.float32)
@@ -59,7 +59,7 @@ class NeighbourTable:
         self._position = {article_id: i for i, article_id in enumerate(self.ids)}
 
     @classmethod
-    def build(cls, vectors: VectorIndex, k: int = NEIGHBOURS) -> NeighbourTable:
+    def build(cls, vectors: ShardedVectors, k: int = NEIGHBOURS) -> NeighbourTable:
         """Every article's ``k`` nearest articles (fewer in an archive of ``k`` or less)."""
         ids = sorted(vectors.ids())
         k = min(k, len(ids) - 1)
@@ -74,7 +74,7 @@ class NeighbourTable:
         return cls(ids, table)
 
     def updated(
-        self, vectors: VectorIndex, added: list[str], k: int = NEIGHBOURS
+        self, vectors: ShardedVectors, added: list[str], k: int = NEIGHBOURS
     ) -> NeighbourTable:
         """The table after a write to ``vectors``: rows for ``added``, the rest kept.
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from search.semantic.neighbours import NeighbourTable
-from search.semantic.vectors import SemanticHit, VectorIndex
+from search.semantic.sharded import ShardedVectors
+from search.semantic.vectors import SemanticHit
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
 
 
 def rank_articles(
-    vectors: VectorIndex,
+    vectors: ShardedVectors,
     query: np.ndarray,
     depth: int,
     settings: SemanticSettings,
@@ -101,7 +102,7 @@ def rank_articles(
 
 
 def rank_like(
-    vectors: VectorIndex,
+    vectors: ShardedVectors,
     article_id: str,
     depth: int,
     settings: SemanticSettings,

@@ -8,7 +8,10 @@ table per passage.
 Small indexes are exact (a flat scan). A flat scan reads every vector per query,
 which costs tens of milliseconds from about 40k passages on (and hundreds at
 100k articles), so ``optimize`` moves a larger index to an HNSW graph, which visits
-a few thousand vectors per query. An IVF was measured too and lost: on these
+a few thousand vectors per query, over vectors stored as one byte per dimension
+(FAISS's 8-bit scalar quantizer): a quarter of float32's memory, which is what
+let a 100k archive serve in under 1 GB, at recall@10 measured in
+docs/benchmarks.md. An IVF was measured too and lost: on these
 vectors it needed to scan 6% of them for recall@10 0.97, which grows with the
 archive, where HNSW gives 0.98 in about 2 ms at 100k articles (docs/benchmarks.md).
 
@@ -68,7 +71,6 @@ class VectorIndex:
         self._passages: dict[int, int] = {}
         self._centroids: OrderedDict[str, np.ndarray] = OrderedDict()
         self._centroids_lock = threading.Lock()  # request threads share the cache
-        self._mean: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self._key_of)
@@ -107,8 +109,11 @@ class VectorIndex:
         )
         vectors = self._index.index.reconstruct_n(0, total)[live]
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))  # free the old one first
-        graph = faiss.IndexHNSWFlat(self.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph = faiss.IndexHNSWSQ(
+            self.dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT
+        )
         graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.train(vectors)  # each dimension's range, for its 256 steps
         index = faiss.IndexIDMap2(graph)
         index.add_with_ids(vectors, ids[live])
         self._index = index
@@ -133,7 +138,6 @@ class VectorIndex:
     def remove(self, article_id: str) -> bool:
         with self._centroids_lock:
             self._centroids.pop(article_id, None)
-        self._mean = None
         key = self._key_of.pop(article_id, None)
         if key is None:
             return False
@@ -171,14 +175,6 @@ class VectorIndex:
         """The vector of an article's first passage: its headline and lead."""
         key = self._key_of[article_id]
         return self._index.reconstruct(int(np.int64(key) << PASSAGE_BITS))
-
-    def mean_centroid(self, sample: int = 2000) -> np.ndarray:
-        """The average article vector (from an even sample), what every article shares."""
-        if self._mean is None:
-            ids = sorted(self._key_of)[:: max(len(self._key_of) // sample, 1)]
-            rows = [self.centroid(a) for a in ids] or [np.zeros(self.dim, np.float32)]
-            self._mean = np.mean(rows, axis=0).astype(np.float32)
-        return self._mean
 
     def all_centroids(self, ids: list[str], block: int = 65_536) -> np.ndarray:
         """The unit centroids of ``ids`` (stored articles), one row each, in one pass.

@@ -157,10 +157,12 @@ class IndexFolder:
     def new_generation(self, base: Path | None = None) -> Path:
         """Create the folder for the next generation (numbered past every existing one).
 
-        With ``base``, the new generation starts as a copy of the lexical index of
-        ``base``, made of hard links: Whoosh never rewrites a file in place (new
-        segments, a new TOC, deletions recorded in the TOC), so a writer working on
-        the copy leaves every file of ``base`` as it was.
+        With ``base``, the new generation starts as a copy of every file of ``base``,
+        made of hard links: a write then replaces the files of the shards it touches
+        (Whoosh never rewrites a file in place: new segments, a new TOC, deletions
+        recorded in the TOC; every other file is written beside its name and
+        renamed over it), so every file of ``base`` stays as it was, and the shards
+        a write does not touch cost no bytes.
         """
         self._check_writing()
         self.path.mkdir(parents=True, exist_ok=True)
@@ -172,10 +174,12 @@ class IndexFolder:
         folder = self.path / f"{GENERATION_PREFIX}{max(numbers, default=0) + 1:06d}"
         folder.mkdir()
         if base is not None:
-            (folder / LEXICAL_DIR).mkdir()
-            for source in (base / LEXICAL_DIR).iterdir():
-                if source.is_file() and not source.name.endswith(_WHOOSH_LOCK_SUFFIX):
-                    _link_or_copy(source, folder / LEXICAL_DIR / source.name)
+            for root, _dirs, files in os.walk(base):
+                into = folder / Path(root).relative_to(base)
+                into.mkdir(exist_ok=True)
+                for name in files:
+                    if not name.endswith(_WHOOSH_LOCK_SUFFIX):
+                        _link_or_copy(Path(root) / name, into / name)
         return folder
 
     def switch_to(self, generation: Path) -> None:

@@ -15,6 +15,9 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+from whoosh.util.times import long_to_datetime
 
 from search.errors import IndexDamaged, InputError
 from search.ingest.article import RecordError
@@ -26,6 +29,7 @@ from search.ingest.staging import Staged
 from search.lexical.index import LexicalIndex
 from search.semantic.embedders import Embedder
 from search.semantic.neighbours import NEIGHBOURS_FILE, NeighbourTable
+from search.semantic.sharded import ShardedVectors
 from search.semantic.vectors import KEYS_FILE, VECTORS_FILE, VectorIndex
 from search.storage.folder import LEXICAL_DIR, IndexFolder, Lease
 from search.storage.integrity import (
@@ -36,6 +40,14 @@ from search.storage.integrity import (
     write_checksums,
 )
 from search.storage.manifest import MANIFEST_FILE, Manifest
+from search.storage.shards import (
+    DEFAULT_SHARD_BY,
+    SHARDS_DIR,
+    ShardBy,
+    ShardRef,
+    ShardWrites,
+    shard_by,
+)
 
 
 @dataclass
@@ -53,10 +65,13 @@ class BuildReport:
 
 
 class Generation:
-    """One opened generation: its manifest, lexical index and vectors, held by a lease.
+    """One opened generation: its manifest, shards and neighbour table, held by a lease.
 
-    A published generation never changes, so this is never reloaded; the lease keeps
-    its folder on disk for as long as any request still holds this object.
+    The shards read as one archive: ``lexical`` over every shard's Whoosh index,
+    ``vectors`` over every shard's vectors, documents numbered shard after shard
+    (``shard_starts``). A published generation never changes, so this is never
+    reloaded; the lease keeps its folder on disk for as long as any request still
+    holds this object.
     """
 
     def __init__(self, lease: Lease) -> None:
@@ -67,48 +82,100 @@ class Generation:
         check_sizes(folder)  # a truncated or missing file, named, before anything reads it
         if self.manifest.checksummed and not (folder / CHECKSUMS_FILE).is_file():
             raise IndexDamaged(f"{folder / CHECKSUMS_FILE}: missing")
-        lexical = folder / LEXICAL_DIR
-        self.lexical = open_part(folder, lexical, lambda: LexicalIndex(lexical))
-        self.vectors = _load_vectors(folder)
+        self.shards = self.manifest.shards
+        paths = [folder / shard.path for shard in self.shards]
+        lexical = [path / LEXICAL_DIR for path in paths]
+        self.lexical = open_part(folder, lexical[0], lambda: LexicalIndex(lexical))
+        self.vectors = ShardedVectors([_load_vectors(folder, path) for path in paths])
+        self.shard_starts = self.lexical.shard_starts()
         # None for a generation written before tables existed: similar articles then
         # rank without the re-ranking until the next write (computing the table on a
         # request would take minutes at 100k articles).
         self.neighbours = open_part(
             folder, folder / NEIGHBOURS_FILE, lambda: NeighbourTable.load(folder)
         )
-        self._check_agreement()
+        self._check_agreement(paths)
 
-    def _check_agreement(self) -> None:
-        """Both sides hold the same articles in vectors of the manifest's dimension."""
+    def _check_agreement(self, paths: list[Path]) -> None:
+        """Both sides of every shard hold the same articles, in vectors of the
+        manifest's dimension."""
         folder = self.folder
-        stored = self.vectors._index.d  # what the FAISS file really holds
-        if not self.manifest.dim == self.vectors.dim == stored:
-            raise IndexDamaged(
-                f"{folder / MANIFEST_FILE}: dimension {self.manifest.dim}, but "
-                f"{KEYS_FILE} says {self.vectors.dim} and {VECTORS_FILE} holds {stored}"
-            )
-        lexical = open_part(
-            folder, folder / LEXICAL_DIR, lambda: set(self.lexical.columns().docnum_of)
-        )
-        semantic = self.vectors.ids()
-        for only, there, missing in (
-            (lexical - semantic, LEXICAL_DIR, KEYS_FILE),
-            (semantic - lexical, KEYS_FILE, LEXICAL_DIR),
-        ):
-            if only:
+        for path, shard in zip(paths, self.vectors.shards, strict=True):
+            stored = shard._index.d  # what the FAISS file really holds
+            if not self.manifest.dim == shard.dim == stored:
                 raise IndexDamaged(
-                    f"{folder / missing}: lacks {len(only)} article(s) that {there} holds, "
-                    f"e.g. {min(only)!r}"
+                    f"{folder / MANIFEST_FILE}: dimension {self.manifest.dim}, but "
+                    f"{path / KEYS_FILE} says {shard.dim} and {path / VECTORS_FILE} "
+                    f"holds {stored}"
                 )
+        columns = open_part(folder, paths[0] / LEXICAL_DIR, self.lexical.columns)
+        for i, (path, shard) in enumerate(zip(paths, self.vectors.shards, strict=True)):
+            start, end = self.shard_starts[i], self.shard_starts[i + 1]
+            lexical = {columns.ids[d] for d in range(start, end) if columns.live[d]}
+            semantic = shard.ids()
+            for only, there, missing in (
+                (lexical - semantic, LEXICAL_DIR, KEYS_FILE),
+                (semantic - lexical, KEYS_FILE, LEXICAL_DIR),
+            ):
+                if only:
+                    raise IndexDamaged(
+                        f"{path / missing}: lacks {len(only)} article(s) that {there} "
+                        f"holds, e.g. {min(only)!r}"
+                    )
+
+    def shard_docs(self, index: int) -> slice:
+        """The document numbers of shard ``index``."""
+        return slice(int(self.shard_starts[index]), int(self.shard_starts[index + 1]))
+
+    def shard_stats(self) -> list[dict[str, Any]]:
+        """Each shard: name, article and passage counts, date range and bytes on disk."""
+        columns = self.lexical.columns()
+        out = []
+        for i, (ref, vectors) in enumerate(zip(self.shards, self.vectors.shards, strict=True)):
+            docs = self.shard_docs(i)
+            live = columns.live[docs]
+            dates = columns.date_key[docs][live]
+            dates = dates[dates >= 0]
+            out.append(
+                {
+                    "name": ref.name,
+                    "articles": int(live.sum()),
+                    "passages": vectors.passage_count,
+                    "first_date": _day(int(dates.min())) if len(dates) else None,
+                    "last_date": _day(int(dates.max())) if len(dates) else None,
+                    "bytes": _bytes(self.folder / ref.path),
+                    "vectors": "exact" if vectors.exact else "hnsw-sq8",
+                }
+            )
+        return out
 
 
-def _load_vectors(folder: Path) -> VectorIndex:
-    """The vector index; a failure names the file it came from (FAISS raises RuntimeError)."""
+def _day(key: int) -> str:
+    """A date column value (Whoosh's microseconds) as an ISO day."""
+    return long_to_datetime(key).date().isoformat()
+
+
+def _bytes(folder: Path) -> int:
+    """Bytes of a shard's files (of the generation's own files, for an unsharded one)."""
+    if folder.parent.name == SHARDS_DIR:
+        parts = [folder]
+    else:  # the one shard of an unsharded (schema 3) generation, in its folder
+        parts = [folder / LEXICAL_DIR, folder / VECTORS_FILE, folder / KEYS_FILE]
+    total = 0
+    for part in parts:
+        files = [part] if part.is_file() else [p for p in part.rglob("*") if p.is_file()]
+        total += sum(f.stat().st_size for f in files)
+    return total
+
+
+def _load_vectors(generation: Path, folder: Path) -> VectorIndex:
+    """A shard's vector index; a failure names the file it came from (FAISS raises
+    RuntimeError)."""
     try:
         return VectorIndex.load(folder)
     except Exception as exc:
         part = VECTORS_FILE if isinstance(exc, RuntimeError) else KEYS_FILE
-        raise damage(folder, folder / part, exc) from exc
+        raise damage(generation, folder / part, exc) from exc
 
 
 def build_generation(
@@ -120,8 +187,10 @@ def build_generation(
     report: ReadReport | None = None,
     mapping: Mapping[str, str] | None = None,
     wait: float = 0.0,
+    by: ShardBy = DEFAULT_SHARD_BY,
 ) -> BuildReport:
-    """Build a new generation from ``sources`` and switch ``folder`` to it.
+    """Build a new generation from ``sources``, in shards ``by`` date, and switch
+    ``folder`` to it.
 
     The live generation is untouched until the switch, so a failed or killed
     rebuild leaves the index exactly as it was. ``report`` (when given) hears
@@ -134,27 +203,18 @@ def build_generation(
     with folder.writer_lock(wait):
         target = folder.new_generation()
         try:
-            lexical = LexicalIndex.create(target / LEXICAL_DIR)
-            vectors = VectorIndex(embedder.dim)
             stories = Stories()
             articles = stories.grouped(read_articles(sources, report, mapping), report.copy_found)
-            with lexical.writer(fresh=True, passages=settings) as writer:
+            with ShardWrites(target, by, embedder.dim, settings) as shards:
                 stats = index_articles(
-                    articles,
-                    writer,
-                    vectors,
-                    embedder,
-                    settings,
-                    progress,
+                    articles, shards.upsert, shards.add_vectors, embedder, settings, progress
                 )
                 if stats.articles == 0:
                     raise InputError(
                         "no valid article in the sources; index left unchanged:"
                         + "".join(f"\n  {e}" for e in [*report.errors, *report.skipped_files][:20])
                     )
-            lexical.close()
-            vectors.optimize()  # the exact scan or an HNSW graph, whichever the size calls for
-            vectors.save(target)
+                vectors = ShardedVectors(list(shards.finish().values()))
             NeighbourTable.build(vectors).save(target)
             stories.save(target)
             Manifest(
@@ -164,6 +224,8 @@ def build_generation(
                 passages=settings,
                 articles=stats.articles,
                 passage_count=vectors.passage_count,
+                shard_by=by,
+                shards=shards.shards(),
                 checksummed=True,
             ).save(target)
             write_checksums(target)
@@ -185,52 +247,65 @@ def derive_generation(
 ) -> tuple[Path | None, BuildReport]:
     """Build the generation ``source`` becomes after the write (None: nothing changes).
 
-    The upserts come embedded already (``search.ingest.staging``), so the caller
-    holds the writer lock only while this builds the copy; it then switches to it.
-    ``stories`` are those of ``source``; the upserts were grouped by them already
-    unless ``regroup`` says another write landed since they were.
+    Only the shards the write touches get new files: the others stay hard links of
+    ``source``'s. An article whose date moved it to another shard leaves its old
+    shard in the same write. The upserts come embedded already
+    (``search.ingest.staging``), so the caller holds the writer lock only while this
+    builds the copy; it then switches to it. ``stories`` are those of ``source``;
+    the upserts were grouped by them already unless ``regroup`` says another write
+    landed since they were.
     """
     stats = IndexingStats()
     started = time.perf_counter()
-    existing = [i for i in dict.fromkeys(deletes) if source.lexical.has(i)]
+    vectors = source.vectors
+    existing = [i for i in dict.fromkeys(deletes) if i in vectors]
     report = BuildReport(source.name, stats, deleted=len(existing))
     if not len(upserts) and not existing:
         return None, report
+    manifest = source.manifest
     target = folder.new_generation(base=source.folder)
+    by = shard_by(manifest.shard_by)
     try:
-        lexical = LexicalIndex(target / LEXICAL_DIR)
-        vectors = VectorIndex.load(source.folder)
-        for article_id in existing:
-            vectors.remove(article_id)
-            stories.remove(article_id)
-        with lexical.writer(passages=source.manifest.passages) as writer:
+        with ShardWrites(
+            target, by, manifest.dim, manifest.passages, source.folder, manifest.shards
+        ) as shards:
             for article_id in existing:
-                writer.delete(article_id)
+                shards.delete(article_id, source.shards[vectors.shard_of(article_id)].name)
+                stories.remove(article_id)
             for staged_article, matrix in upserts:
                 article = staged_article
                 if regroup:
                     article = replace(article, story=stories.story_for(article))
-                writer.upsert(article)
-                vectors.add(article.id, matrix)
+                held = (
+                    source.shards[vectors.shard_of(article.id)].name
+                    if article.id in vectors
+                    else None
+                )
+                if held is not None and held != shards.shard_for(article):
+                    shards.delete(article.id, held)  # its date moved it to another shard
+                shards.upsert(article)
+                shards.add_vectors(article, matrix)
                 stats.articles += 1
                 stats.passages += len(matrix)
-        vectors.optimize()  # past the size for a graph, or a graph too full of dead entries
-        vectors.save(target)
-        previous = NeighbourTable.load(source.folder)
+            changed = shards.finish()
+        refs = shards.shards()
+        merged = ShardedVectors(
+            [changed.get(ref.name) or _shard_vectors(source, ref) for ref in refs]
+        )
+        previous = source.neighbours
         neighbours = (
-            previous.updated(vectors, upserts.ids) if previous else NeighbourTable.build(vectors)
+            previous.updated(merged, upserts.ids) if previous else NeighbourTable.build(merged)
         )
         neighbours.save(target)
         stories.save(target)
-        manifest = replace(
-            source.manifest,
+        replace(
+            manifest,
             generation=target.name,
-            articles=lexical.count(),
-            passage_count=vectors.passage_count,
+            articles=len(merged),
+            passage_count=merged.passage_count,
+            shards=refs,
             checksummed=True,
-        )
-        manifest.save(target)
-        lexical.close()
+        ).save(target)
         write_checksums(target, base=source.folder)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
@@ -238,3 +313,8 @@ def derive_generation(
     stats.seconds = time.perf_counter() - started
     report.generation = target.name
     return target, report
+
+
+def _shard_vectors(generation: Generation, ref: ShardRef) -> VectorIndex:
+    """The vectors of an unchanged shard of ``generation``."""
+    return generation.vectors.shards[generation.shards.index(ref)]

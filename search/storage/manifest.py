@@ -11,10 +11,14 @@ from typing import Any
 
 from search.errors import IndexDamaged, IndexNotBuilt
 from search.ingest.passages import PassageSettings
+from search.storage.shards import LEGACY_PATH, WHOLE, ShardRef
 
 # 3: passage spans stored with each article, modules moved into subpackages (the
 # Whoosh schema pickles analyzer classes by module path).
-SCHEMA_VERSION = 3
+# 4: time-partitioned shards (``search.storage.shards``); a schema 3 generation opens
+# as one shard in its own folder.
+SCHEMA_VERSION = 4
+LEGACY_SCHEMA_VERSION = 3
 MANIFEST_FILE = "manifest.json"
 
 
@@ -32,6 +36,10 @@ class Manifest:
     passages: PassageSettings = field(default_factory=PassageSettings)
     articles: int = 0
     passage_count: int = 0
+    # How articles are split into shards, and the shards, in the order their
+    # documents are numbered (``search.storage.shards``).
+    shard_by: str = "none"
+    shards: list[ShardRef] = field(default_factory=lambda: [ShardRef(WHOLE, LEGACY_PATH)])
     schema_version: int = SCHEMA_VERSION
     # Whether the generation lists its files' checksums (search.storage.integrity); an
     # index written before they existed has none, and a missing list is damage only here.
@@ -42,6 +50,7 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["passages"] = self.passages.to_dict()
+        data["shards"] = [shard.to_dict() for shard in self.shards]
         return data
 
     def save(self, folder: Path) -> None:
@@ -61,6 +70,8 @@ class Manifest:
             raise IndexDamaged(f"{path}: unreadable manifest ({exc})") from exc
         if not isinstance(data, dict):
             raise IndexDamaged(f"{path}: unreadable manifest (not an object)")
+        if data.get("schema_version") == LEGACY_SCHEMA_VERSION:
+            data["schema_version"] = SCHEMA_VERSION  # one shard, in the generation folder
         if data.get("schema_version") != SCHEMA_VERSION:
             raise IndexNotBuilt(
                 f"{folder}: index schema version {data.get('schema_version')} is not "
@@ -69,6 +80,8 @@ class Manifest:
             )
         try:
             data["passages"] = PassageSettings(**data.get("passages", {}))
+            if "shards" in data:
+                data["shards"] = [ShardRef(**shard) for shard in data["shards"]]
             manifest = cls(**data)
         except TypeError as exc:
             raise IndexDamaged(f"{path}: unreadable manifest ({exc})") from exc

@@ -1,0 +1,118 @@
+"""The passage vectors of every shard, read as one archive.
+
+Each shard has its own ``VectorIndex``; a search asks the shards it may use, in
+parallel (FAISS releases the GIL while it searches, so shards use every core), and
+merges their answers. An article lives in exactly one shard, so an article's own
+vectors (centroid, lead passage) come from that shard alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+
+from search.semantic.vectors import SemanticHit, VectorIndex
+
+T = TypeVar("T")
+# One pool for every search of the process: a thread per core is all FAISS can use.
+_POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="shard")
+
+
+class ShardedVectors:
+    """Passage vectors of several shards; searches go to the shards in ``searched``."""
+
+    def __init__(self, shards: Sequence[VectorIndex]) -> None:
+        self.shards = list(shards)
+        self.dim = self.shards[0].dim
+        self._shard_of = {a: i for i, shard in enumerate(self.shards) for a in shard.ids()}
+        self.searched = list(range(len(self.shards)))
+        self.failed: set[int] = set()
+        self._mean: np.ndarray | None = None
+
+    def searching(self, searched: Sequence[int], failed: set[int]) -> ShardedVectors:
+        """This archive with searches going to the shards ``searched`` only; a shard
+        that fails to answer is added to ``failed`` and the others still answer."""
+        view = object.__new__(ShardedVectors)
+        view.__dict__.update(self.__dict__)
+        view.searched, view.failed = list(searched), failed
+        return view
+
+    def __len__(self) -> int:
+        return len(self._shard_of)
+
+    @property
+    def passage_count(self) -> int:
+        return sum(shard.passage_count for shard in self.shards)
+
+    def __contains__(self, article_id: object) -> bool:
+        return article_id in self._shard_of
+
+    def ids(self) -> set[str]:
+        return set(self._shard_of)
+
+    def shard_of(self, article_id: str) -> int:
+        """The index of the shard holding ``article_id`` (KeyError if none does)."""
+        return self._shard_of[article_id]
+
+    def centroid(self, article_id: str) -> np.ndarray:
+        return self.shards[self._shard_of[article_id]].centroid(article_id)
+
+    def lead(self, article_id: str) -> np.ndarray:
+        return self.shards[self._shard_of[article_id]].lead(article_id)
+
+    def vectors_of(self, article_id: str) -> np.ndarray:
+        return self.shards[self._shard_of[article_id]].vectors_of(article_id)
+
+    def mean_centroid(self, sample: int = 2000) -> np.ndarray:
+        """The average article vector (from an even sample by id), what every article
+        shares; the same sample whatever the sharding."""
+        if self._mean is None:
+            ids = sorted(self._shard_of)[:: max(len(self._shard_of) // sample, 1)]
+            rows = [self.centroid(a) for a in ids] or [np.zeros(self.dim, np.float32)]
+            self._mean = np.mean(rows, axis=0).astype(np.float32)
+        return self._mean
+
+    def all_centroids(self, ids: list[str]) -> np.ndarray:
+        """The unit centroids of ``ids``, one row each, read shard by shard."""
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        rows_of: dict[int, list[int]] = {}
+        for row, article_id in enumerate(ids):
+            rows_of.setdefault(self._shard_of[article_id], []).append(row)
+        for shard, rows in rows_of.items():
+            out[rows] = self.shards[shard].all_centroids([ids[r] for r in rows])
+        return out
+
+    def search(
+        self, vector: np.ndarray, depth: int, exclude: frozenset[str] = frozenset()
+    ) -> list[SemanticHit]:
+        """The ``depth`` articles whose best passage is nearest to ``vector``."""
+        found = self._ask(lambda shard: shard.search(vector, depth, exclude))
+        hits = [hit for answer in found for hit in answer]
+        return sorted(hits, key=lambda h: (-h.score, h.article_id))[:depth]
+
+    def within(
+        self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()
+    ) -> dict[str, SemanticHit]:
+        """Every article whose best passage is more than ``threshold`` similar."""
+        found = self._ask(lambda shard: shard.within(vector, threshold, exclude))
+        return {a: hit for answer in found for a, hit in answer.items()}
+
+    def _ask(self, question: Callable[[VectorIndex], T]) -> list[T]:
+        """Each searched shard's answer, in parallel; failures go to ``failed``."""
+
+        def answer(index: int) -> T | None:
+            try:
+                return question(self.shards[index])
+            except Exception:
+                self.failed.add(index)
+                return None
+
+        if len(self.searched) == 1:
+            answers = [answer(self.searched[0])]
+        else:
+            answers = list(_POOL.map(answer, self.searched))
+        return [a for a in answers if a is not None]
