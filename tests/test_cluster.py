@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from bench.cluster import isolated
+from search.cli import main
 from search.cluster.connect import connect
 from search.errors import ClusterError
+from search.storage.folder import IndexFolder
 
 # Cluster start-ups (about 10 s each on 2 cores), local embedding of the sample, and
 # three embedding runs; the limit leaves room for a loaded machine.
@@ -45,11 +49,30 @@ def test_a_malformed_address_is_named(address: str) -> None:
         pass
 
 
+def test_rebuild_on_an_unreachable_cluster_leaves_the_index_as_it_was(
+    tiny_index: Path, tiny_sources: list[Path]
+) -> None:
+    live = IndexFolder(tiny_index).live_name()
+    address = f"127.0.0.1:{_closed_port()}"
+    args = ["rebuild", *map(str, tiny_sources), "--index", str(tiny_index), "--ray", address]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot reach the Ray cluster at {address}: ")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+    assert IndexFolder(tiny_index).live_name() == live
+
+
+def test_cluster_options_need_an_address(tiny_index: Path) -> None:
+    args = ["rebuild", "--index", str(tiny_index), "--ray-workers", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and "need --ray" in result.output
+
+
 @pytest.mark.slow
 def test_a_cluster_embeds_what_the_local_path_does_and_survives_a_lost_node() -> None:
     result = isolated("tests.cluster", ["--articles", "200"], timeout=SCENARIO_SECONDS)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-4000:]}"
     # Ray prints its own notices of the lost node between the scenario's lines.
-    scenarios = ("local", "equal", "node loss")
+    scenarios = ("local", "equal", "node loss", "rebuild")
     reported = [line.split(":")[0] for line in result.stdout.splitlines()]
     assert [name for name in reported if name in scenarios] == list(scenarios), result.stdout
