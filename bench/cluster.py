@@ -56,7 +56,6 @@ def isolated(module: str, args: list[str], timeout: float) -> subprocess.Complet
         **FAST_FAILURE_DETECTION,
         TOKEN_VARIABLE: token,
         "PYTHONPATH": str(REPO),
-        "RAY_BACKEND_LOG_LEVEL": "error",
     }
     result = subprocess.run(
         [*command, "sh", "-c", script],

@@ -79,6 +79,6 @@ class StorageError(SearchError):
 
 
 class ClusterError(SearchError):
-    """The Ray cluster a command was pointed at cannot be reached or started."""
+    """The Ray cluster a command was pointed at cannot be reached, or failed its work."""
 
-    public = "the compute cluster cannot be reached"
+    public = "the compute cluster could not do the work"

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -104,25 +104,28 @@ def main() -> int:
     settings = PassageSettings()
     articles = corpus_sample(args.articles)
     expected = local_vectors(articles, settings)
-    report: list[str] = []
 
-    def check(name: str, subset: list[Article], pairs: Pairs, detail: str) -> bool:
+    def check(name: str, subset: list[Article], pairs: Pairs, detail: Callable[[], str]) -> bool:
         problem = compare(subset, expected, pairs)
-        print(f"{name}: FAILED: {problem}" if problem else f"{name}: {detail}", flush=True)
-        report.append(problem)
+        print(f"{name}: FAILED: {problem}" if problem else f"{name}: {detail()}", flush=True)
         return not problem
 
     few = articles[:LOCAL_ARTICLES]
     with connect("local", num_cpus=1):
         pairs, seconds = _timed(embed_on_cluster(few, DEFAULT_MODEL, settings, workers=1))
-    if not check("local", few, pairs, f"{len(pairs)} articles equal in {seconds:.1f} s"):
+    if not check("local", few, pairs, lambda: f"{len(pairs)} articles equal in {seconds:.1f} s"):
         return 1
 
     with local_cluster(WORKERS) as cluster:
         with connect(cluster.address):
             run = embed_on_cluster(articles, DEFAULT_MODEL, settings, workers=WORKERS)
             pairs, seconds = _timed(run)
-        if not check("equal", articles, pairs, f"{len(pairs)} articles in {seconds:.1f} s"):
+
+        def equal() -> str:
+            worst = max(float(np.abs(m - expected[a.id]).max(initial=0.0)) for a, m in pairs)
+            return f"{len(pairs)} articles in {seconds:.1f} s, largest difference {worst:.1e}"
+
+        if not check("equal", articles, pairs, equal):
             return 1
 
         with connect("auto"):
@@ -141,7 +144,7 @@ def main() -> int:
             f"a worker node killed when 1 of {len(articles)} articles had come back; "
             f"all came back once, equal, in {seconds:.1f} s"
         )
-        if not check("node loss", articles, pairs, detail):
+        if not check("node loss", articles, pairs, lambda: detail):
             return 1
         return rebuild_scenario(articles, cluster.address)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import socket
 from collections.abc import Iterator
 
@@ -18,14 +17,9 @@ from search.errors import ClusterError
 LOCAL = "local"
 AUTO = "auto"
 REACH_SECONDS = 5.0
-# Ray's own log lines (node IP guesses, retries) are for cluster operators, not for
-# the person running a rebuild; errors still come through.
-_QUIET = {"RAY_BACKEND_LOG_LEVEL": "error"}
 
 
 def _import_ray():  # type: ignore[no-untyped-def]
-    for name, value in _QUIET.items():
-        os.environ.setdefault(name, value)
     try:
         import ray
     except ImportError as exc:
