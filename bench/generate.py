@@ -81,11 +81,16 @@ def _body(rng: random.Random, category: Category, target: int) -> str:
 
 
 def generate(
-    count: int, seed: int = 0, corpus: Path = DEFAULT_CORPUS, max_chars: int | None = None
+    count: int,
+    seed: int = 0,
+    corpus: Path = DEFAULT_CORPUS,
+    max_chars: int | None = None,
+    days: int = DAYS,
 ) -> Iterator[dict[str, str]]:
     """Yield ``count`` article records (ids ``bench-000001`` ...), the same ones for a seed.
 
-    ``max_chars`` caps the drawn lengths (the quick benchmark's short articles).
+    ``max_chars`` caps the drawn lengths (the quick benchmark's short articles);
+    dates fall in the ``days`` from ``FIRST_DAY`` (3,653: ten years, ten yearly shards).
     """
     categories, lengths = load_categories(corpus)
     weights = [len(c.documents) for c in categories]
@@ -94,7 +99,7 @@ def generate(
         category = rng.choices(categories, weights)[0]
         lead = rng.choice(category.heads)
         target = max(min(rng.choice(lengths), max_chars or 1 << 30) - len(lead), 80)
-        day = FIRST_DAY + timedelta(days=rng.randrange(DAYS))
+        day = FIRST_DAY + timedelta(days=rng.randrange(days))
         yield {
             "id": f"bench-{number:06d}",
             "title": _title(rng, rng.choice(category.heads)),
@@ -113,12 +118,13 @@ def write(
     seed: int = 0,
     corpus: Path = DEFAULT_CORPUS,
     max_chars: int | None = None,
+    days: int = DAYS,
 ) -> Path:
     """Write ``count`` generated articles as JSONL to ``path`` (streamed) and return it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", encoding="utf-8") as out:
-        for record in generate(count, seed, corpus, max_chars):
+        for record in generate(count, seed, corpus, max_chars, days):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
     tmp.replace(path)
     return path
@@ -131,8 +137,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--max-chars", type=int, default=None)
+    parser.add_argument("--days", type=int, default=DAYS, help="the dates' span from 2015-06-01")
     args = parser.parse_args()
-    write(args.count, args.out, args.seed, args.corpus, args.max_chars)
+    write(args.count, args.out, args.seed, args.corpus, args.max_chars, args.days)
 
 
 if __name__ == "__main__":

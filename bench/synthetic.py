@@ -24,8 +24,7 @@ import numpy as np
 from bench.measure import Result, folder_mb
 from search.engine import Engine
 from search.semantic.embedders import DEFAULT_MODEL
-from search.semantic.vectors import VectorIndex
-from search.storage.folder import IndexFolder
+from search.storage.shards import DEFAULT_SHARD_BY, ShardBy
 
 NOISE = 0.01
 
@@ -52,23 +51,29 @@ class ReplayEmbedder:
 
 
 def vector_pool(index: Path) -> np.ndarray:
-    """Every passage vector of the live generation of ``index``."""
-    vectors = VectorIndex.load(IndexFolder(index).current())
+    """Every passage vector of the live generation of ``index`` (exactly as embedded
+    where its shards are exact, as the yearly shards of a 10k archive are)."""
+    vectors = Engine(index)._current().vectors
     return np.vstack([vectors.vectors_of(article_id) for article_id in sorted(vectors.ids())])
 
 
-def build_synthetic(source: Path, vectors_from: Path, index: Path) -> Result:
+def build_synthetic(
+    source: Path, vectors_from: Path, index: Path, shard_by: ShardBy = DEFAULT_SHARD_BY
+) -> Result:
     """Rebuild ``index`` from ``source`` with vectors replayed from ``vectors_from``."""
     shutil.rmtree(index, ignore_errors=True)
     pool = vector_pool(vectors_from)
     started = time.perf_counter()
-    _engine, report = Engine.rebuild([source], index, embedder=ReplayEmbedder(pool))
-    vectors = VectorIndex.load(IndexFolder(index).current())
+    engine, report = Engine.rebuild(
+        [source], index, embedder=ReplayEmbedder(pool), shard_by=shard_by
+    )
+    shards = engine._current().vectors.shards
     return {
         "articles": report.stats.articles,
         "passages": report.stats.passages,
         "pool_passages": len(pool),
         "seconds": round(time.perf_counter() - started, 1),
-        "vector_index": "exact" if vectors.exact else "hnsw",
+        "vector_index": "exact" if all(s.exact for s in shards) else "hnsw-sq8",
+        "shards": len(shards),
         "index_mb": folder_mb(index),
     }

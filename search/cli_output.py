@@ -39,6 +39,12 @@ def print_results(results: SearchResults, as_json: bool) -> None:
         click.echo(notice)
     if results.corrected_query:
         click.echo(f"showing results for {results.corrected_query!r}")
+    shards = results.shards
+    if shards.failed:
+        click.echo(
+            f"{shards.failed} of {shards.total} shards could not be read; "
+            "these results come from the others (`news-search check` names the damage)"
+        )
     click.echo(f"{results.total} matches for {results.query!r} ({results.mode})")
     for rank, hit in enumerate(results.hits, start=results.offset + 1):
         meta = "  ".join(v for v in (hit.date, hit.source, hit.category) if v)

@@ -205,6 +205,8 @@ def test_a_shard_that_cannot_be_read_fails_alone(
     page = engine.search(query, mode="lexical", limit=100)
     assert page.shards.failed == 1 and page.shards.successful == 3
     assert 0 < page.total < healthy.total
+    cli = CliRunner().invoke(main, ["query", query, "--index", str(index), "--mode", "lexical"])
+    assert cli.exit_code == 0 and "1 of 4 shards could not be read" in cli.output
 
 
 def test_an_unsharded_index_from_before_opens_as_one_shard(

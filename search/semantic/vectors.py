@@ -282,10 +282,14 @@ class VectorIndex:
         os.replace(folder / f"{KEYS_FILE}.tmp", folder / KEYS_FILE)
 
     @classmethod
-    def load(cls, folder: Path) -> VectorIndex:
+    def load(cls, folder: Path, mapped: bool = False) -> VectorIndex:
+        """The vectors saved in ``folder``; ``mapped`` reads them in place from the
+        file (read-only), so every process serving the file, and every generation
+        that shares it as a hard link, shares one copy in the page cache."""
         keys = json.loads((folder / KEYS_FILE).read_text(encoding="utf-8"))
         store = cls(int(keys["dim"]))
-        store._index = faiss.read_index(str(folder / VECTORS_FILE))
+        flags = faiss.IO_FLAG_MMAP_IFC if mapped else 0
+        store._index = faiss.read_index(str(folder / VECTORS_FILE), flags)
         store._next_key = int(keys["next_key"])
         for article_id, (key, count) in keys["articles"].items():
             store._key_of[article_id] = key

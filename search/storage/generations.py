@@ -169,10 +169,10 @@ def _bytes(folder: Path) -> int:
 
 
 def _load_vectors(generation: Path, folder: Path) -> VectorIndex:
-    """A shard's vector index; a failure names the file it came from (FAISS raises
-    RuntimeError)."""
+    """A shard's vector index, mapped read-only; a failure names the file it came from
+    (FAISS raises RuntimeError)."""
     try:
-        return VectorIndex.load(folder)
+        return VectorIndex.load(folder, mapped=True)
     except Exception as exc:
         part = VECTORS_FILE if isinstance(exc, RuntimeError) else KEYS_FILE
         raise damage(generation, folder / part, exc) from exc
