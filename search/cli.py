@@ -22,6 +22,7 @@ import click
 from search.cli_options import (
     UserError,
     check_index_path,
+    cluster_options,
     filter_options,
     index_option,
     json_option,
@@ -34,6 +35,7 @@ from search.cli_options import (
     wait_option,
 )
 from search.cli_output import print_report, print_results, progress_bar
+from search.cluster.embedding import cluster_embedding
 from search.engine import Engine, shared_engine
 from search.errors import IndexDamaged, SearchError
 from search.ingest.readers import read_stream
@@ -97,6 +99,7 @@ def main() -> None:
 )
 @map_option
 @wait_option
+@cluster_options
 @_reports_errors
 def rebuild(
     sources: tuple[Path, ...],
@@ -105,6 +108,9 @@ def rebuild(
     shard_by: ShardBy,
     field_map: dict[str, str],
     wait: float,
+    ray_address: str | None,
+    ray_workers: int | None,
+    gpus_per_worker: float,
 ) -> None:
     """Build a fresh index from SOURCES (files or folders; default: seeds/).
 
@@ -113,7 +119,12 @@ def rebuild(
     """
     settings = _settings(index, model)
     paths = list(sources) or [Path("seeds")]
-    with progress_bar(paths) as (read, progress):
+    if ray_address is None and (ray_workers or gpus_per_worker):
+        raise click.UsageError("--ray-workers and --gpus-per-worker need --ray")
+    with (
+        cluster_embedding(ray_address, ray_workers, gpus_per_worker) as embed,
+        progress_bar(paths) as (read, progress),
+    ):
         _engine, report = Engine.rebuild(
             paths,
             settings.index,
@@ -123,6 +134,7 @@ def rebuild(
             mapping=field_map,
             wait=wait,
             shard_by=shard_by,
+            embed=embed,
         )
     print_report(report, "indexed")
 

@@ -126,3 +126,35 @@ limit_option = click.option("--limit", type=click.IntRange(1, 100), default=10, 
 offset_option = click.option(
     "--offset", type=click.IntRange(0, 10_000), default=0, show_default=True
 )
+
+
+def cluster_options(command: F) -> F:
+    """``--ray``, ``--ray-workers`` and ``--gpus-per-worker``: embed on a Ray cluster."""
+    options = [
+        click.option(
+            "--ray",
+            "ray_address",
+            default=None,
+            metavar="ADDRESS",
+            help="Embed on a Ray cluster: 'auto' (the one `ray start` left here), "
+            "HOST:PORT of its head, or 'local' (start one on this machine). Needs the "
+            "cluster extra.",
+        ),
+        click.option(
+            "--ray-workers",
+            type=click.IntRange(1, 10_000),
+            default=None,
+            help="Embedding actors, one model each [default: one per CPU of the cluster, "
+            "or per --gpus-per-worker of its GPUs].",
+        ),
+        click.option(
+            "--gpus-per-worker",
+            type=click.FloatRange(0, 64),
+            default=0.0,
+            show_default=True,
+            help="GPUs each embedding actor holds (fractions share a GPU).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

@@ -22,7 +22,7 @@ import numpy as np
 from search.budget import SEARCH_SECONDS, Budget
 from search.errors import ModelMismatch, QueryError
 from search.ingest.article import Article
-from search.ingest.indexing import Progress
+from search.ingest.indexing import BatchEmbedding, Progress
 from search.ingest.passages import PassageSettings
 from search.ingest.readers import ReadReport, expand_sources, read_articles
 from search.lexical.parse import MAX_QUERY_CHARS, plain_words
@@ -164,6 +164,7 @@ class Engine:
         mapping: Mapping[str, str] | None = None,
         wait: float = 0.0,
         shard_by: ShardBy = DEFAULT_SHARD_BY,
+        embed: BatchEmbedding | None = None,
     ) -> tuple[Engine, BuildReport]:
         """Build a new generation from ``sources``, in shards ``shard_by`` date, and
         switch to it atomically.
@@ -171,12 +172,13 @@ class Engine:
         The live generation is untouched until the switch, so a failed or killed
         rebuild leaves the index exactly as it was. ``mapping`` names fields the
         readers do not know (``{"body": "Inhalt"}``); ``read`` collects what was read;
-        ``wait`` is how long to wait for another writer's lock.
+        ``wait`` is how long to wait for another writer's lock; ``embed`` is a
+        cluster's embedding step (``search.cluster.embedding``).
         """
         embedder = embedder or load_embedder(model)
         folder = IndexFolder(path)
         report = build_generation(
-            folder, sources, embedder, settings, progress, read, mapping, wait, shard_by
+            folder, sources, embedder, settings, progress, read, mapping, wait, shard_by, embed
         )
         return cls(path, embedder=embedder), report
 

@@ -76,3 +76,9 @@ class StorageError(SearchError):
         self.disk_full = disk_full
         if disk_full:
             self.public = "the disk holding the index is full; the previous version is served"
+
+
+class ClusterError(SearchError):
+    """The Ray cluster a command was pointed at cannot be reached, or failed its work."""
+
+    public = "the compute cluster could not do the work"

@@ -30,3 +30,12 @@ def test_the_engine_never_imports_web_code() -> None:
 def test_built_indexes_are_not_committed() -> None:
     ignore = (REPO / ".gitignore").read_text(encoding="utf-8")
     assert "/index/*" in ignore and "!/index/README.md" in ignore
+
+
+def test_only_the_cluster_package_imports_ray() -> None:
+    offenders = sorted(
+        str(path.relative_to(REPO))
+        for path in [*(REPO / "search").rglob("*.py"), *(REPO / "api").rglob("*.py")]
+        if "ray" in _imports(path) and (REPO / "search" / "cluster") not in path.parents
+    )
+    assert offenders == []

@@ -37,6 +37,13 @@ IN_FLIGHT_PER_WORKER = 2
 ORPHAN_CHECK_SECONDS = 1.0
 
 Progress = Callable[[int], None]
+# The embedding step: batches of articles in, each with its passage vectors out, in
+# input order; ``on_read`` sees each batch first. ``embedded_batches`` here, or a
+# cluster's (``search.cluster.embedding.ClusterEmbedding``).
+BatchEmbedding = Callable[
+    [Iterable[list[Article]], Embedder, PassageSettings, Callable[[list[Article]], None]],
+    Iterator[tuple[list[Article], list[np.ndarray]]],
+]
 
 
 @dataclass
@@ -147,12 +154,14 @@ def index_articles(
     progress: Progress | None = None,
     parallel_after: int = PARALLEL_AFTER,
     workers: int | None = None,
+    embed: BatchEmbedding | None = None,
 ) -> IndexingStats:
     """Write every article with ``write_lexical`` and its passage vectors with
     ``add_vectors`` (the lexical side in a thread of its own, beside the embedding).
 
     ``workers`` embedding processes (default: one per core) take over after
-    ``parallel_after`` articles, when the embedder can be re-created in them.
+    ``parallel_after`` articles, when the embedder can be re-created in them;
+    ``embed`` (a cluster's) replaces that local embedding.
     """
     stats = IndexingStats()
     started = time.perf_counter()
@@ -171,8 +180,11 @@ def index_articles(
 
     thread = threading.Thread(target=lexical_side, name="lexical-writer", daemon=True)
     thread.start()
-    embedded = embedded_batches(
-        batches(articles, BATCH_ARTICLES), embedder, settings, pending.put, parallel_after, workers
+    chunks = batches(articles, BATCH_ARTICLES)
+    embedded = (
+        embed(chunks, embedder, settings, pending.put)
+        if embed is not None
+        else embedded_batches(chunks, embedder, settings, pending.put, parallel_after, workers)
     )
     try:
         for batch, matrices in embedded:

@@ -22,7 +22,7 @@ from whoosh.util.times import long_to_datetime
 from search.errors import IndexDamaged, InputError
 from search.ingest.article import RecordError
 from search.ingest.duplicates import Stories
-from search.ingest.indexing import IndexingStats, Progress, index_articles
+from search.ingest.indexing import BatchEmbedding, IndexingStats, Progress, index_articles
 from search.ingest.passages import PassageSettings
 from search.ingest.readers import ReadReport, expand_sources, read_articles
 from search.ingest.staging import Staged
@@ -188,6 +188,7 @@ def build_generation(
     mapping: Mapping[str, str] | None = None,
     wait: float = 0.0,
     by: ShardBy = DEFAULT_SHARD_BY,
+    embed: BatchEmbedding | None = None,
 ) -> BuildReport:
     """Build a new generation from ``sources``, in shards ``by`` date, and switch
     ``folder`` to it.
@@ -195,7 +196,8 @@ def build_generation(
     The live generation is untouched until the switch, so a failed or killed
     rebuild leaves the index exactly as it was. ``report`` (when given) hears
     about every file and record as it is read, for progress and the summary.
-    ``wait`` is how long to wait for another writer's lock.
+    ``wait`` is how long to wait for another writer's lock. ``embed`` embeds
+    elsewhere (a Ray cluster) instead of in this machine's processes.
     """
     expand_sources(sources)  # a bad path fails here, before the lock is taken
     settings = settings or PassageSettings()
@@ -207,7 +209,13 @@ def build_generation(
             articles = stories.grouped(read_articles(sources, report, mapping), report.copy_found)
             with ShardWrites(target, by, embedder.dim, settings) as shards:
                 stats = index_articles(
-                    articles, shards.upsert, shards.add_vectors, embedder, settings, progress
+                    articles,
+                    shards.upsert,
+                    shards.add_vectors,
+                    embedder,
+                    settings,
+                    progress,
+                    embed=embed,
                 )
                 if stats.articles == 0:
                     raise InputError(

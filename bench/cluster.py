@@ -1,0 +1,114 @@
+"""A multi-node Ray cluster on this machine, shut in namespaces of its own.
+
+The cluster tests and ``bench.scale`` start real Ray nodes (a head and worker
+nodes, each a raylet with its workers). ``isolated`` runs a module in a new
+network namespace whose only interface is loopback, so no Ray process can bind
+or reach the machine's external address; in a new PID namespace, so every
+process it started dies with it; and with its own ``/tmp`` and ``/dev/shm``, so
+it neither joins nor disturbs another Ray on the machine (``auto`` reads
+``/tmp/ray``). Needs root (``unshare``), as the test machines give.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shlex
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+from search.ingest.article import Article
+from search.ingest.readers.sources import read_articles
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpora" / "wikinews-de" / "articles.jsonl"
+# Marks every process of one isolated run, so the caller can prove none outlived it.
+TOKEN_VARIABLE = "NEWS_SEARCH_CLUSTER_RUN"
+LOOPBACK = "127.0.0.1"
+# Ray's defaults (a node is dead after about 30 s without health checks) would make
+# a node-loss run wait most of its time; these notice a killed node within seconds.
+FAST_FAILURE_DETECTION = {
+    "RAY_health_check_initial_delay_ms": "1000",
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_timeout_ms": "1000",
+    "RAY_health_check_failure_threshold": "3",
+}
+
+
+def isolated(module: str, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m module args`` in its own network, PID and mount namespaces.
+
+    Raises ``RuntimeError`` if any process of the run is still alive afterwards.
+    """
+    token = uuid.uuid4().hex
+    inner = shlex.join([sys.executable, "-m", module, *args])
+    script = (
+        "set -e; ip link set lo up; mount -t tmpfs tmpfs /tmp; "
+        f"mount -t tmpfs tmpfs /dev/shm; exec {inner}"
+    )
+    command = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    env = {
+        **os.environ,
+        **FAST_FAILURE_DETECTION,
+        TOKEN_VARIABLE: token,
+        "PYTHONPATH": str(REPO),
+    }
+    result = subprocess.run(
+        [*command, "sh", "-c", script],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    survivors = _marked_processes(token)
+    if survivors:
+        raise RuntimeError(f"processes of the isolated run outlived it: {survivors}")
+    return result
+
+
+def _marked_processes(token: str) -> list[int]:
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if f"{TOKEN_VARIABLE}={token}".encode() in (entry / "environ").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+@contextlib.contextmanager
+def local_cluster(workers: int, cpus_per_worker: int = 1) -> Iterator[object]:
+    """A head node (the driver's, with no CPUs for work) and ``workers`` worker nodes.
+
+    Every node listens on 127.0.0.1. Yields the ``ray.cluster_utils.Cluster``;
+    connect to its ``address`` with ``search.cluster.connect``.
+    """
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 0,
+            "include_dashboard": False,
+            "node_ip_address": LOOPBACK,
+        },
+    )
+    try:
+        for _ in range(workers):
+            cluster.add_node(num_cpus=cpus_per_worker, node_ip_address=LOOPBACK)
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        cluster.shutdown()
+
+
+def corpus_sample(count: int) -> list[Article]:
+    """The first ``count`` wikinews-de articles, read as a rebuild reads them."""
+    return list(islice(read_articles([CORPUS]), count))

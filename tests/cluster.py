@@ -1,0 +1,176 @@
+"""The cluster scenarios, run as ``python -m tests.cluster`` inside ``bench.cluster.isolated``.
+
+wikinews-de articles are embedded through Ray and compared with the local
+embedding path: on a ``local`` cluster of one CPU; then on a real three-node
+cluster (a head and two one-CPU worker nodes on 127.0.0.1) joined by its
+address, undisturbed; joined as ``auto`` with one worker node killed for
+good once the first results are back (its unfinished batches must be retried on
+the survivor); and ``news-search rebuild --ray HOST:PORT`` against a local
+rebuild of the same file (same shards and articles, vectors within 1e-5, same
+results). Prints one line per scenario; exits non-zero on the first mismatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from bench.cluster import CORPUS, corpus_sample, local_cluster
+from search.cluster.connect import connect
+from search.cluster.embedding import embed_on_cluster
+from search.engine import Engine
+from search.ingest.article import Article
+from search.ingest.indexing import BATCH_ARTICLES, batches, embed_articles
+from search.ingest.passages import PassageSettings
+from search.semantic.embedders import DEFAULT_MODEL, UniversalSentenceEncoder
+
+TOLERANCE = 1e-5
+WORKERS = 2
+LOCAL_ARTICLES = 20
+# Small batches in the node-loss case, so most of them are still to do when a node dies.
+LOSS_BATCH = 8
+
+Pairs = list[tuple[Article, np.ndarray]]
+
+
+def local_vectors(articles: list[Article], settings: PassageSettings) -> dict[str, np.ndarray]:
+    """The passage vectors as a local rebuild computes them (batches of one process)."""
+    embedder = UniversalSentenceEncoder()
+    vectors: dict[str, np.ndarray] = {}
+    for batch in batches(articles, BATCH_ARTICLES):
+        for article, matrix in zip(batch, embed_articles(batch, embedder, settings), strict=True):
+            vectors[article.id] = matrix
+    return vectors
+
+
+def compare(articles: list[Article], expected: dict[str, np.ndarray], received: Pairs) -> str:
+    """What differs between the cluster's pairs and the local vectors ('' when nothing)."""
+    counts = Counter(article.id for article, _ in received)
+    if twice := sorted(i for i, n in counts.items() if n > 1):
+        return f"{len(twice)} article(s) came back more than once, e.g. {twice[0]}"
+    if missing := sorted({a.id for a in articles} - set(counts)):
+        return f"{len(missing)} article(s) never came back, e.g. {missing[0]}"
+    originals = {article.id: article for article in articles}
+    for article, matrix in received:
+        if article != originals[article.id]:
+            return f"{article.id}: the article came back changed"
+        local = expected[article.id]
+        if matrix.shape != local.shape or matrix.dtype != local.dtype:
+            return f"{article.id}: {matrix.shape} {matrix.dtype} against {local.shape}"
+        if (worst := float(np.abs(matrix - local).max(initial=0.0))) > TOLERANCE:
+            return f"{article.id}: vectors differ by {worst:.2e}"
+    return ""
+
+
+def compare_indexes(local: Path, clustered: Path, queries: list[str]) -> str:
+    """What differs between two indexes of the same articles ('' when nothing)."""
+    one, other = Engine(local), Engine(clustered)
+    for key in ("articles", "passage_count", "shards"):
+        if one.stats()[key] != other.stats()[key]:
+            return f"{key}: {one.stats()[key]} against {other.stats()[key]}"
+    mine, theirs = one._current().vectors, other._current().vectors
+    for article_id in sorted(mine.ids()):
+        worst = float(np.abs(mine.vectors_of(article_id) - theirs.vectors_of(article_id)).max())
+        if worst > TOLERANCE:
+            return f"{article_id}: stored vectors differ by {worst:.2e}"
+    for query in queries:
+        for mode in ("lexical", "semantic", "hybrid"):
+            hits = [one.search(query, mode=mode).hits, other.search(query, mode=mode).hits]
+            if [h.id for h in hits[0]] != [h.id for h in hits[1]]:
+                return f"{mode} search for {query!r}: another order of hits"
+            if any(abs(a.score - b.score) > TOLERANCE for a, b in zip(*hits, strict=True)):
+                return f"{mode} search for {query!r}: other scores"
+    return ""
+
+
+def _timed(pairs: Iterator[tuple[Article, np.ndarray]]) -> tuple[Pairs, float]:
+    started = time.perf_counter()
+    collected = list(pairs)
+    return collected, time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--articles", type=int, default=200)
+    args = parser.parse_args()
+    settings = PassageSettings()
+    articles = corpus_sample(args.articles)
+    expected = local_vectors(articles, settings)
+
+    def check(name: str, subset: list[Article], pairs: Pairs, detail: Callable[[], str]) -> bool:
+        problem = compare(subset, expected, pairs)
+        print(f"{name}: FAILED: {problem}" if problem else f"{name}: {detail()}", flush=True)
+        return not problem
+
+    few = articles[:LOCAL_ARTICLES]
+    with connect("local", num_cpus=1):
+        pairs, seconds = _timed(embed_on_cluster(few, DEFAULT_MODEL, settings, workers=1))
+    if not check("local", few, pairs, lambda: f"{len(pairs)} articles equal in {seconds:.1f} s"):
+        return 1
+
+    with local_cluster(WORKERS) as cluster:
+        with connect(cluster.address):
+            run = embed_on_cluster(articles, DEFAULT_MODEL, settings, workers=WORKERS)
+            pairs, seconds = _timed(run)
+
+        def equal() -> str:
+            worst = max(float(np.abs(m - expected[a.id]).max(initial=0.0)) for a, m in pairs)
+            return f"{len(pairs)} articles in {seconds:.1f} s, largest difference {worst:.1e}"
+
+        if not check("equal", articles, pairs, equal):
+            return 1
+
+        with connect("auto"):
+            started = time.perf_counter()
+            pairs = []
+            victim = next(iter(cluster.worker_nodes))
+            for pair in embed_on_cluster(
+                articles, DEFAULT_MODEL, settings, workers=WORKERS, batch_articles=LOSS_BATCH
+            ):
+                pairs.append(pair)
+                if victim is not None:
+                    cluster.remove_node(victim, allow_graceful=False)
+                    victim = None
+            seconds = time.perf_counter() - started
+        detail = (
+            f"a worker node killed when 1 of {len(articles)} articles had come back; "
+            f"all came back once, equal, in {seconds:.1f} s"
+        )
+        if not check("node loss", articles, pairs, lambda: detail):
+            return 1
+        return rebuild_scenario(articles, cluster.address)
+
+
+def rebuild_scenario(articles: list[Article], address: str) -> int:
+    """``rebuild --ray`` through the CLI, in a process of its own, against a local rebuild."""
+    folder = Path(tempfile.mkdtemp(prefix="rebuild-"))
+    source = folder / "articles.jsonl"
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()[: len(articles)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    Engine.rebuild([source], folder / "local")
+    command = [sys.executable, "-m", "search", "rebuild", str(source)]
+    command += ["--index", str(folder / "ray"), "--ray", address]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        print(f"rebuild: FAILED: exit {done.returncode}: {done.stderr[-2000:]}", flush=True)
+        return 1
+    queries = [article.title for article in articles[:: max(1, len(articles) // 5)]]
+    if problem := compare_indexes(folder / "local", folder / "ray", queries):
+        print(f"rebuild: FAILED: {problem}", flush=True)
+        return 1
+    print(f"rebuild: --ray {address} in {seconds:.1f} s equals the local rebuild", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
