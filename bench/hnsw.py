@@ -2,9 +2,10 @@
 
     python -m bench.hnsw bench/out/idx/100000/ours --source bench/out/articles-100000.jsonl
 
-Rebuilds the graph of an index's own passage vectors (same vectors, same order) once
-per efConstruction, then searches it as the engine does (article-level hits, twice
-as many passages as articles wanted) with every efSearch. The probes are the real
+Rebuilds the graph of an index's largest shard (HNSW over 8-bit codes, as served;
+same vectors, same order) once per efConstruction, then searches it as the engine
+does (article-level hits, twice as many passages as articles wanted) with every
+efSearch. The probes are the real
 ones: the 10kGNAD dev queries, embedded, and the centroids of 100 stored articles,
 what similar-article requests search with. The truth is an exact scan of the same
 vectors; an article as close as the exact tenth counts as found (ties: see
@@ -23,10 +24,10 @@ import numpy as np
 
 from bench.phases import TIE, sample_ids
 from bench.run import load_queries
+from search.engine import Engine
 from search.retrieval.plan import semantic_text
 from search.semantic.embedders import UniversalSentenceEncoder
-from search.semantic.vectors import HNSW_M, PASSAGE_BITS, VectorIndex
-from search.storage.folder import IndexFolder
+from search.semantic.vectors import HNSW_M, PASSAGE_BITS
 
 
 def distinct_articles(
@@ -53,9 +54,11 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=10, help="articles per probe (recall@depth)")
     args = parser.parse_args()
 
-    vectors = VectorIndex.load(IndexFolder(args.index).current())
+    # The largest shard: the one whose graph a query walks longest.
+    shards = Engine(args.index)._current().vectors.shards
+    vectors = max(shards, key=lambda shard: shard.passage_count)
     if vectors.exact:
-        parser.error(f"{args.index} is an exact index; HNSW serves only larger ones")
+        parser.error(f"{args.index} has only exact shards; HNSW serves only larger ones")
     served = vectors._index  # the IndexIDMap2 around the served graph
     ids = faiss.vector_to_array(served.id_map).astype(np.int64)
     matrix = served.index.reconstruct_n(0, served.ntotal)
@@ -78,9 +81,12 @@ def main() -> None:
     print("| efConstruction | build s | efSearch | recall | search ms p50 |")
     print("|---:|---:|---:|---:|---:|")
     for construction in args.construction:
-        graph = faiss.IndexHNSWFlat(vectors.dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph = faiss.IndexHNSWSQ(
+            vectors.dim, faiss.ScalarQuantizer.QT_8bit, HNSW_M, faiss.METRIC_INNER_PRODUCT
+        )
         graph.hnsw.efConstruction = construction
         started = time.perf_counter()
+        graph.train(matrix)
         graph.add(matrix)
         build = time.perf_counter() - started
         faiss.omp_set_num_threads(1)  # one query at a time, as the engine searches

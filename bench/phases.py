@@ -26,7 +26,6 @@ from search.lexical.schema import LexicalWriter
 from search.retrieval.plan import semantic_text
 from search.semantic.embedders import UniversalSentenceEncoder
 from search.semantic.vectors import VectorIndex
-from search.storage.folder import IndexFolder
 
 MODES = ("lexical", "semantic", "hybrid")
 RECALL_AT = 10
@@ -62,7 +61,7 @@ def rebuild(source: Path, index: Path) -> Result:
     seconds = time.perf_counter() - started
     stats = report.stats
     result = _rates(stats.articles, stats.chars, seconds)
-    vectors = VectorIndex.load(IndexFolder(index).current())
+    vectors = Engine(index)._current().vectors
     result.update(
         passages=stats.passages,
         index_mb=folder_mb(index),
@@ -176,7 +175,7 @@ def vector_recall(index: Path, queries: list[str], similar_ids: list[str]) -> Re
     place (649 articles beyond it over the 220 probes at 100k), and which of them
     an exact scan lists first says nothing about the graph.
     """
-    vectors = VectorIndex.load(IndexFolder(index).current())
+    vectors = Engine(index)._current().vectors
     if vectors.exact:
         return {"recall_at_10": None}
     exact = VectorIndex(vectors.dim)

@@ -54,6 +54,12 @@ class ShardedVectors:
     def ids(self) -> set[str]:
         return set(self._shard_of)
 
+    @property
+    def exact(self) -> bool:
+        """Whether every shard scans all its vectors (small shards do; large ones walk
+        a graph)."""
+        return all(shard.exact for shard in self.shards)
+
     def shard_of(self, article_id: str) -> int:
         """The index of the shard holding ``article_id`` (KeyError if none does)."""
         return self._shard_of[article_id]
