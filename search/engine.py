@@ -330,11 +330,19 @@ class Engine:
         wanted = offset + limit if cursor is None else claimed_position(cursor) + limit + MAX_LIMIT
         reach = None if sort != "relevance" else max(CANDIDATE_DEPTH, wanted)
         budget = Budget(self.search_seconds)
+        columns = generation.lexical.columns()
+        collapse = collapse and bool(columns.story_groups())
         with budget.spent_by_this_search():
             ranking, matches = self._rank(generation, plan, fusion, sort, reach)
-        columns = generation.lexical.columns()
+            if collapse and reach is not None and len(ranking.items) == reach:
+                # Copies of one story leave fewer stories than articles: rank on
+                # until the page is full or the matches end.
+                while len(one_per_story(ranking, matches.docnums(), columns)[0].items) < wanted:
+                    if len(ranking.items) < reach:
+                        break
+                    reach *= 2
+                    ranking, matches = self._rank(generation, plan, fusion, sort, reach)
         docnums = matches.docnums()
-        collapse = collapse and bool(columns.story_groups())
         if collapse:
             ranking, docnums = one_per_story(ranking, docnums, columns)
         ids = [item.article_id for item in ranking.items]

@@ -124,7 +124,9 @@ def rank(
             [article_id for article_id, _ in ranked], newest_first=sort == "date"
         )
         ranked = [ranked[i] for i in order]
-    items = _explained(ranked, fused, lexical_ranked, scored, matches)
+    # Explaining every match is Python work per match: tens of thousands where a
+    # common query matches much of a large archive.
+    items = _explained(ranked[:reach], fused, lexical_ranked, scored, matches)
     terms = plan.terms
     counts = fan_out.counts()
     return Ranking(plan.text, plan.mode, total, items, terms, plan.corrected, counts), matches

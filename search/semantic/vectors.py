@@ -45,6 +45,11 @@ EXACT_MAX_PASSAGES = 40_000
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 120
 HNSW_EF_SEARCH = 800
+# A smaller graph reaches the same recall with a narrower search: a yearly shard of a
+# 100k archive (69k passages) gives recall@10 0.993 at 200 (0.997 at 800) in a third
+# of the time, so the breadth grows with the graph, from 200 to 800 at 680k passages.
+HNSW_EF_SEARCH_MIN = 200
+PASSAGES_PER_EF = 850
 COMPACT_DEAD_SHARE = 0.2
 # Centroids kept for reuse, least recently used out: 2 KB each, so 40 MB at most,
 # where caching every article would hold 200 MB more at 100k articles.
@@ -202,6 +207,11 @@ class VectorIndex:
         ids = (np.int64(key) << PASSAGE_BITS) + np.arange(self._passages[key], dtype=np.int64)
         return self._index.reconstruct_batch(ids)
 
+    def _breadth(self) -> int:
+        """A graph search's breadth (efSearch) for this graph's size."""
+        wanted = int(self._index.ntotal) // PASSAGES_PER_EF
+        return min(HNSW_EF_SEARCH, max(HNSW_EF_SEARCH_MIN, wanted))
+
     def search(
         self, vector: np.ndarray, depth: int, exclude: frozenset[str] = frozenset()
     ) -> list[SemanticHit]:
@@ -218,7 +228,7 @@ class VectorIndex:
         # adds latency on busy cores; the setting is per calling thread.
         faiss.omp_set_num_threads(1)
         while True:
-            params = faiss.SearchParametersHNSW(efSearch=max(k, HNSW_EF_SEARCH)) if graph else None
+            params = faiss.SearchParametersHNSW(efSearch=max(k, self._breadth())) if graph else None
             scores, ids = self._index.search(
                 vector.reshape(1, -1).astype(np.float32), k, params=params
             )
@@ -253,7 +263,7 @@ class VectorIndex:
         if self._index.ntotal == 0:
             return {}
         faiss.omp_set_num_threads(1)
-        params = None if self.exact else faiss.SearchParametersHNSW(efSearch=HNSW_EF_SEARCH)
+        params = None if self.exact else faiss.SearchParametersHNSW(efSearch=self._breadth())
         _limits, scores, ids = self._index.range_search(
             vector.reshape(1, -1).astype(np.float32), float(threshold), params=params
         )
