@@ -334,14 +334,16 @@ class Engine:
         collapse = collapse and bool(columns.story_groups())
         with budget.spent_by_this_search():
             ranking, matches = self._rank(generation, plan, fusion, sort, reach)
-            if collapse and reach is not None and len(ranking.items) == reach:
-                # Copies of one story leave fewer stories than articles: rank on
-                # until the page is full or the matches end.
-                while len(one_per_story(ranking, matches.docnums(), columns)[0].items) < wanted:
-                    if len(ranking.items) < reach:
-                        break
-                    reach *= 2
-                    ranking, matches = self._rank(generation, plan, fusion, sort, reach)
+            # Copies of one story leave fewer stories than articles: rank deeper
+            # until the page is full or the matches end.
+            while (
+                collapse
+                and reach is not None
+                and len(ranking.items) == reach
+                and len(one_per_story(ranking, matches.docnums(), columns)[0].items) < wanted
+            ):
+                reach *= 2
+                ranking, matches = self._rank(generation, plan, fusion, sort, reach)
         docnums = matches.docnums()
         if collapse:
             ranking, docnums = one_per_story(ranking, docnums, columns)
