@@ -48,9 +48,12 @@ def server(
     """Run ``python -m search serve`` on a free loopback port until the block ends;
     ``options`` are more of serve's options (``--api-key-file PATH``). ``source`` is a
     checkout of the project whose code serves instead of this one (an earlier version,
-    to compare with)."""
+    to compare with). One serving process unless ``options`` say ``--workers``, so
+    the peak memory read from its pid is the whole server's."""
     port = _free_port()
     code = {} if source is None else {"PYTHONPATH": str(source.resolve())}
+    if source is None and "--workers" not in options:
+        options = (*options, "--workers", "1")
     with log.open("wb") as output:
         process = subprocess.Popen(
             [
