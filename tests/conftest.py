@@ -130,6 +130,18 @@ def writable_engine(tmp_path: Path, tiny_sources: list[Path], embedder: Embedder
     return engine
 
 
+def command_lines() -> dict[int, bytes]:
+    """Every process's command line (arguments joined by NUL bytes), by pid."""
+    lines = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                lines[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+    return lines
+
+
 @contextlib.contextmanager
 def running_server(
     index: Path,

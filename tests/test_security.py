@@ -22,7 +22,7 @@ from search.semantic.embedders import Embedder
 from search.settings import Settings
 from search.storage.folder import LOCK_FILE
 
-from .conftest import SEED_ID, running_server
+from .conftest import SEED_ID, command_lines, running_server
 
 KEY = "k3y-that-must-never-show-7f9a2c"
 
@@ -38,17 +38,6 @@ def _everything_under(folder: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
 
 
-def _command_lines() -> list[bytes]:
-    lines = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                lines.append((entry / "cmdline").read_bytes())
-            except OSError:
-                continue
-    return lines
-
-
 @pytest.mark.slow
 def test_a_key_given_in_a_file_shows_nowhere(
     tmp_path: Path, tiny_sources: list[Path], embedder: Embedder
@@ -60,7 +49,7 @@ def test_a_key_given_in_a_file_shows_nowhere(
     key_file.write_text(KEY + "\n", encoding="utf-8")
     bodies: list[bytes] = []
     with running_server(index, "--api-key-file", str(key_file)) as base:
-        assert not any(KEY.encode() in line for line in _command_lines())
+        assert not any(KEY.encode() in line for line in command_lines().values())
         article = {"id": "schnee", "title": "Schnee", "text": "Es hat geschneit.", "language": "de"}
         written = httpx.post(f"{base}/articles", json=article, headers={"X-API-Key": KEY})
         assert written.status_code == 200, written.text

@@ -11,23 +11,18 @@ import pytest
 from search.engine import Engine
 from search.semantic.embedders import Embedder
 
-from .conftest import running_server
+from .conftest import command_lines, running_server
 
 KEY = "workers-key"
 
 
 def _serving(index: Path) -> list[int]:
     """The processes serving ``index``: the parent and its workers."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"serve" in command and str(index).encode() in command:
-                found.append(int(entry.name))
-    return found
+    return [
+        pid
+        for pid, line in command_lines().items()
+        if {b"serve", str(index).encode()} <= set(line.split(b"\0"))
+    ]
 
 
 @pytest.mark.slow

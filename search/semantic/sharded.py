@@ -8,6 +8,7 @@ vectors (centroid, lead passage) come from that shard alone.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,13 +32,13 @@ class ShardedVectors:
         self._shard_of = {a: i for i, shard in enumerate(self.shards) for a in shard.ids()}
         self.searched = list(range(len(self.shards)))
         self.failed: set[int] = set()
-        self._mean: np.ndarray | None = None
+        # The mean centroid, once computed; shared with every ``searching`` view.
+        self._memo: dict[str, np.ndarray] = {}
 
     def searching(self, searched: Sequence[int], failed: set[int]) -> ShardedVectors:
         """This archive with searches going to the shards ``searched`` only; a shard
         that fails to answer is added to ``failed`` and the others still answer."""
-        view = object.__new__(ShardedVectors)
-        view.__dict__.update(self.__dict__)
+        view = copy.copy(self)  # shares the shards and what they remember
         view.searched, view.failed = list(searched), failed
         return view
 
@@ -86,11 +87,11 @@ class ShardedVectors:
     def mean_centroid(self, sample: int = 2000) -> np.ndarray:
         """The average article vector (from an even sample by id), what every article
         shares; the same sample whatever the sharding."""
-        if self._mean is None:
+        if "mean" not in self._memo:
             ids = sorted(self._shard_of)[:: max(len(self._shard_of) // sample, 1)]
             rows = [self.centroid(a) for a in ids] or [np.zeros(self.dim, np.float32)]
-            self._mean = np.mean(rows, axis=0).astype(np.float32)
-        return self._mean
+            self._memo["mean"] = np.mean(rows, axis=0).astype(np.float32)
+        return self._memo["mean"]
 
     def all_centroids(self, ids: list[str]) -> np.ndarray:
         """The unit centroids of ``ids``, one row each, read shard by shard."""
