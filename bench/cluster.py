@@ -4,9 +4,12 @@ The cluster tests and ``bench.scale`` start real Ray nodes (a head and worker
 nodes, each a raylet with its workers). ``isolated`` runs a module in a new
 network namespace whose only interface is loopback, so no Ray process can bind
 or reach the machine's external address; in a new PID namespace, so every
-process it started dies with it; and with its own ``/tmp`` and ``/dev/shm``, so
-it neither joins nor disturbs another Ray on the machine (``auto`` reads
-``/tmp/ray``). Needs root (``unshare``), as the test machines give.
+process it started dies with it; and with a temporary folder of its own (a private
+tmpfs that is ``TMPDIR`` and ``RAY_TMPDIR`` of the run) and its own ``/dev/shm``,
+so it neither joins nor disturbs another Ray on the machine (``auto`` reads the
+temporary folder's ``ray/``). ``/tmp`` itself stays visible: the checkout and its
+virtual environment may live there. Needs root (``unshare``), as the test
+machines give.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from itertools import islice
@@ -45,9 +49,10 @@ def isolated(module: str, args: list[str], timeout: float) -> subprocess.Complet
     Raises ``RuntimeError`` if any process of the run is still alive afterwards.
     """
     token = uuid.uuid4().hex
+    scratch = tempfile.mkdtemp(prefix="cluster-")
     inner = shlex.join([sys.executable, "-m", module, *args])
     script = (
-        "set -e; ip link set lo up; mount -t tmpfs tmpfs /tmp; "
+        f"set -e; ip link set lo up; mount -t tmpfs tmpfs {shlex.quote(scratch)}; "
         f"mount -t tmpfs tmpfs /dev/shm; exec {inner}"
     )
     command = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
@@ -56,16 +61,21 @@ def isolated(module: str, args: list[str], timeout: float) -> subprocess.Complet
         **FAST_FAILURE_DETECTION,
         TOKEN_VARIABLE: token,
         "PYTHONPATH": str(REPO),
+        "TMPDIR": scratch,
+        "RAY_TMPDIR": scratch,
     }
-    result = subprocess.run(
-        [*command, "sh", "-c", script],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [*command, "sh", "-c", script],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    finally:
+        os.rmdir(scratch)  # empty here: the run's files were in its own tmpfs
     survivors = _marked_processes(token)
     if survivors:
         raise RuntimeError(f"processes of the isolated run outlived it: {survivors}")
