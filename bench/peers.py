@@ -33,7 +33,7 @@ from search.storage.generations import Generation
 DEPTH = 100
 TANTIVY_ANALYZER = "german"
 TANTIVY_HEAP = 256 * 1024 * 1024
-# The model as the engine first ran it: one process, two BLAS threads.
+# The model as the engine first ran it for a rebuild: one process, two BLAS threads.
 NAIVE_THREADS = 2
 
 
@@ -175,7 +175,9 @@ class NaiveSearch:
     def __init__(self, folder: Path) -> None:
         self._lexical = LexicalIndex(folder / "lexical")
         self._vectors = VectorIndex.load(folder)
-        self._embedder = UniversalSentenceEncoder(threads=NAIVE_THREADS)
+        # One query at a time gains nothing from a second BLAS thread, and its
+        # spin-waiting after each query would slow the contender timed next to it.
+        self._embedder = UniversalSentenceEncoder(threads=1)
         self._embedder.encode(["warm-up"])
 
     def lexical(self, text: str) -> list[str]:

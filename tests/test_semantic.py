@@ -25,14 +25,14 @@ def lead_or_deep() -> VectorIndex:
 
 def test_known_keywords_rank_by_best_passage_alone(lead_or_deep: VectorIndex) -> None:
     query = _unit([1, 0.1, 0])[0]
-    hits = rank_articles(lead_or_deep, query, 2, SemanticSettings(), keywords=True)
+    hits, _ = rank_articles(lead_or_deep, query, 2, SemanticSettings(), keywords=True)
     assert hits[0].score == pytest.approx(hits[1].score)
 
 
 def test_foreign_keywords_lean_on_the_lead(lead_or_deep: VectorIndex) -> None:
     query = _unit([1, 0.1, 0])[0]
     settings = SemanticSettings()
-    hits = rank_articles(lead_or_deep, query, 2, settings, keywords=True, known_share=0.0)
+    hits, _ = rank_articles(lead_or_deep, query, 2, settings, keywords=True, known_share=0.0)
     assert [h.article_id for h in hits] == ["lead", "deep"]
     deep_lead_cosine = float(_unit([0, 1, 0])[0] @ query)
     lead = settings.foreign_keyword_lead_weight
@@ -43,7 +43,7 @@ def test_foreign_keywords_lean_on_the_lead(lead_or_deep: VectorIndex) -> None:
 def test_prose_blends_passage_lead_and_centroid(lead_or_deep: VectorIndex) -> None:
     query = _unit([1, 0.1, 0])[0]
     settings = SemanticSettings()
-    hits = {h.article_id: h.score for h in rank_articles(lead_or_deep, query, 2, settings)}
+    hits = {h.article_id: h.score for h in rank_articles(lead_or_deep, query, 2, settings)[0]}
     centroid = lead_or_deep.centroid("deep") @ query
     expected = (
         settings.passage_weight * 1.0

@@ -133,3 +133,31 @@ def test_the_centroid_cache_keeps_only_the_most_recently_used(
     index.add("a0", clustered["a1"])  # a replaced article drops its cached centroid
     assert "a0" not in index._centroids
     np.testing.assert_allclose(index.centroid("a0"), index.centroid("a1"))
+
+
+@pytest.mark.parametrize("threshold", [0.95, 0.6, 0.0])
+def test_one_pass_of_an_exact_index_finds_what_a_range_search_finds(
+    clustered: dict[str, np.ndarray], threshold: float
+) -> None:
+    """Whether the top passages hold every match (a high threshold) or not (a low
+    one, which falls back to the range search), the matches are the range search's."""
+    index = _index(clustered)
+    exclude = frozenset({"a1", "a2"})
+    for query in [*_unit(np.random.default_rng(9).standard_normal((5, DIM))), clustered["a3"][0]]:
+        hits, matches = index.nearest(query, 10, threshold, exclude)
+        assert hits == index.search(query, 10, exclude)
+        assert matches == index.within(query, threshold, exclude)
+
+
+def test_one_walk_of_a_graph_finds_its_matches_among_the_walks_candidates(
+    clustered: dict[str, np.ndarray],
+) -> None:
+    exact = _index(clustered)
+    graph = _index(clustered)
+    graph.optimize(exact_max=1000)
+    query = clustered["a3"][0]
+    hits, matches = graph.nearest(query, 10, 0.9, frozenset())
+    truth = exact.within(query, 0.9)
+    assert [h.article_id for h in hits] == _top(graph, query)
+    assert all(hit.score > 0.9 for hit in matches.values())
+    assert len(set(matches) & set(truth)) >= 0.98 * len(truth)

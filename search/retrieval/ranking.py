@@ -4,8 +4,10 @@ What a "match" is decides every number a reader sees, so it is defined once here
 
 - lexically, an article the parsed query matches (any word, for plain keywords);
 - semantically, an article whose best passage is at least ``match_threshold``
-  similar to the query (a calibrated cosine: docs/quality.md), found by a range
-  search over every passage, so the set does not depend on a top-k cut;
+  similar to the query (a calibrated cosine: docs/quality.md): on an exact shard
+  every such passage (a range search), so the set does not depend on a top-k cut;
+  on a graph shard those among the candidates its walk keeps (Elasticsearch's kNN
+  ``num_candidates`` with a ``similarity`` floor);
 - either way, only among articles that meet the plan's constraints (filters, the
   query's ``NOT`` and value fields), applied to both sides.
 
@@ -100,10 +102,16 @@ def rank(
         vector = query_vector(plan, generation, embed, expansion)
         outside = lexical.outside(allowed)
         vectors = fan_out.vectors()
-        scored = rank_articles(
-            vectors, vector, depth, semantic, outside, plan.keywords, plan.known_share
+        scored, within = rank_articles(
+            vectors,
+            vector,
+            depth,
+            semantic,
+            outside,
+            plan.keywords,
+            plan.known_share,
+            semantic.match_threshold,
         )
-        within = vectors.within(vector, semantic.match_threshold, outside)
     columns = lexical.columns()
     matches = Matches(found, within, np.sort(columns.docnums(within)))
     lexical_ranked = found.ranked if found is not None else []
@@ -295,7 +303,7 @@ def rank_similar(
         label = shorten(" ".join(text.split()))
         if not label:
             return Ranking(label, "semantic", 0, [], frozenset())
-        found = rank_articles(
+        found, _ = rank_articles(
             vectors, embed(label), depth, settings, exclude, is_keyword_text(label)
         )
     ranked = _monotone([(hit.article_id, hit.score) for hit in found])

@@ -71,16 +71,19 @@ def rank_articles(
     exclude: frozenset[str] = frozenset(),
     keywords: bool = False,
     known_share: float = 1.0,
-) -> list[SemanticHit]:
-    """The ``depth`` articles with the best blend of passage, lead and centroid similarity.
+    threshold: float | None = None,
+) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
+    """The ``depth`` articles with the best blend of passage, lead and centroid
+    similarity, and (for a ``threshold``) every article whose best passage is more
+    similar than that: the semantic matches, found in the same pass over the shards.
 
     ``keywords`` says the query is a few keywords rather than prose; ``known_share``
     is the share of its terms the archive uses (``engine.known_share``).
     """
     wanted = max(depth * settings.candidate_factor, settings.min_candidates)
-    candidates = vectors.search(query, wanted, exclude=exclude)
+    candidates, matches = vectors.nearest(query, wanted, threshold, exclude)
     if not candidates:
-        return []
+        return [], matches
     if keywords:
         lead = settings.foreign_keyword_lead_weight * (1 - known_share)
         passage, centroid = 1 - lead, 0.0
@@ -98,7 +101,7 @@ def rank_articles(
         SemanticHit(hit.article_id, passage * hit.score + float(view), hit.passage)
         for hit, view in zip(candidates, views, strict=True)
     ]
-    return sorted(blended, key=lambda hit: -hit.score)[:depth]
+    return sorted(blended, key=lambda hit: -hit.score)[:depth], matches
 
 
 def rank_like(

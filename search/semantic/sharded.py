@@ -104,9 +104,21 @@ class ShardedVectors:
         self, vector: np.ndarray, depth: int, exclude: frozenset[str] = frozenset()
     ) -> list[SemanticHit]:
         """The ``depth`` articles whose best passage is nearest to ``vector``."""
-        found = self._ask(lambda shard: shard.search(vector, depth, exclude))
-        hits = [hit for answer in found for hit in answer]
-        return sorted(hits, key=lambda h: (-h.score, h.article_id))[:depth]
+        return self.nearest(vector, depth, None, exclude)[0]
+
+    def nearest(
+        self,
+        vector: np.ndarray,
+        depth: int,
+        threshold: float | None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
+        """The ``depth`` nearest articles and, for a ``threshold``, every article
+        ``within`` it, from one question to each shard (``VectorIndex.nearest``)."""
+        found = self._ask(lambda shard: shard.nearest(vector, depth, threshold, exclude))
+        hits = [hit for nearest, _matches in found for hit in nearest]
+        matches = {a: hit for _nearest, answer in found for a, hit in answer.items()}
+        return sorted(hits, key=lambda h: (-h.score, h.article_id))[:depth], matches
 
     def within(
         self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()

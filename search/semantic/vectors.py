@@ -216,14 +216,32 @@ class VectorIndex:
         self, vector: np.ndarray, depth: int, exclude: frozenset[str] = frozenset()
     ) -> list[SemanticHit]:
         """The ``depth`` articles whose best passage is nearest to ``vector``."""
-        if self._index.ntotal == 0 or depth <= 0:
-            return []
-        hits: dict[str, SemanticHit] = {}
+        return self.nearest(vector, depth, None, exclude)[0]
+
+    def nearest(
+        self,
+        vector: np.ndarray,
+        depth: int,
+        threshold: float | None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
+        """The ``depth`` nearest articles and, for a ``threshold``, what ``within``
+        finds, from one walk over the vectors where one suffices.
+
+        A flat scan's top passages hold every match once the last of them is not
+        above the threshold (the rule for a real query); otherwise the range search runs.
+        A graph search returns every candidate its walk kept, so one walk serves
+        both answers instead of a search and a range search walking the graph twice.
+        """
+        if self._index.ntotal == 0 or (depth <= 0 and threshold is None):
+            return [], {}
         # Several passages of one article can crowd the top; widen until enough
         # distinct articles are found or every passage was looked at. The top 2n
         # passages of a real query hold about 1.6n articles, so one pass is the rule.
         k = min(self._index.ntotal, max(depth * 2, 32))
         graph = not self.exact
+        if graph and threshold is not None:
+            k = min(self._index.ntotal, max(k, self._breadth()))
         # One query is no work for a team of OpenMP threads, whose spin-waiting only
         # adds latency on busy cores; the setting is per calling thread.
         faiss.omp_set_num_threads(1)
@@ -232,24 +250,35 @@ class VectorIndex:
             scores, ids = self._index.search(
                 vector.reshape(1, -1).astype(np.float32), k, params=params
             )
-            hits.clear()
             found = ids[0] >= 0
-            keys = ids[0][found] >> PASSAGE_BITS
-            # Each article's best passage: FAISS lists the best first.
-            _keys, first = np.unique(keys, return_index=True)
-            first.sort()
-            best_scores = scores[0][found][first].tolist()
-            best_ids = ids[0][found][first].tolist()
-            for score, passage_id in zip(best_scores, best_ids, strict=True):
-                article_id = self._article_of.get(passage_id >> PASSAGE_BITS)
-                if article_id is None or article_id in exclude:
-                    continue  # a dead graph entry, or not wanted
-                passage = passage_id & ((1 << PASSAGE_BITS) - 1)
-                hits[article_id] = SemanticHit(article_id, score, passage)
-            if len(hits) >= depth or k >= self._index.ntotal:
+            best = self._best_passages(scores[0][found], ids[0][found], exclude)
+            if len(best) >= depth or k >= self._index.ntotal:
                 break
             k = min(self._index.ntotal, k * 4)
-        return sorted(hits.values(), key=lambda h: -h.score)[:depth]
+        hits = sorted(best.values(), key=lambda h: -h.score)[:depth]
+        if threshold is None:
+            return hits, {}
+        lowest = scores[0][found][-1] if found.any() else -np.inf
+        everything = k >= self._index.ntotal or lowest <= threshold  # range search keeps > only
+        if graph or everything:
+            return hits, {a: h for a, h in best.items() if h.score > threshold}
+        return hits, self.within(vector, threshold, exclude)
+
+    def _best_passages(
+        self, scores: np.ndarray, ids: np.ndarray, exclude: frozenset[str]
+    ) -> dict[str, SemanticHit]:
+        """Each article's best passage among passage hits listed best first."""
+        keys = ids >> PASSAGE_BITS
+        _keys, first = np.unique(keys, return_index=True)
+        first.sort()
+        best: dict[str, SemanticHit] = {}
+        mask = (1 << PASSAGE_BITS) - 1
+        for score, passage_id in zip(scores[first].tolist(), ids[first].tolist(), strict=True):
+            article_id = self._article_of.get(passage_id >> PASSAGE_BITS)
+            if article_id is None or article_id in exclude:
+                continue  # a dead graph entry, or not wanted
+            best[article_id] = SemanticHit(article_id, score, passage_id & mask)
+        return best
 
     def within(
         self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()
