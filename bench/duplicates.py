@@ -177,6 +177,7 @@ def scale(stored: int, memory_sample: int) -> None:
     stories._stored = rng.integers(0, 2**32 - 1, size=(stored, NUM_PERM), dtype=np.uint32)
     stories._stored_ids = [f"s{i}" for i in range(stored)]
     stories._alive = np.ones(stored, bool)
+    stories._stored_row = {i: r for r, i in enumerate(stories._stored_ids)}
     stories.story_of = {i: i for i in stories._stored_ids}
     articles = load("10kgnad")[:200]
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,4 +1,4 @@
-"""The neighbour table: built whole, kept current by writes, saved with a generation."""
+"""The neighbour table: built whole, kept current by writes, saved shard by shard."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from search.engine import Engine
-from search.semantic.neighbours import NEIGHBOURS_FILE, NeighbourTable
+from search.semantic.neighbours import NEIGHBOURS_FILE, NeighbourTable, article_keys
 from search.semantic.sharded import ShardedVectors
 from search.semantic.vectors import VectorIndex
 
@@ -62,18 +62,57 @@ def test_many_changes_recompute_the_whole_table() -> None:
     assert table.updated(_written(vectors), ["x9"], k=2).changed == 0  # 1 of 7 is over a tenth
 
 
-def test_a_table_survives_saving(tmp_path: Path) -> None:
-    table = NeighbourTable.build(_topics(), k=2)
-    table.save(tmp_path)
-    loaded = NeighbourTable.load(tmp_path)
-    assert loaded is not None
-    assert loaded.ids == table.ids
-    np.testing.assert_array_equal(loaded.table, table.table)
-    assert NeighbourTable.load(tmp_path / "missing") is None
+def _pairs(table: NeighbourTable, ids: list[str]) -> list[list[float]]:
+    return [table.shared(a, ids).tolist() for a in ids]
+
+
+def _save_by_shard(table: NeighbourTable, vectors: ShardedVectors, into: Path) -> list[Path]:
+    folders = [into / f"shard-{i}" for i in range(len(vectors.shards))]
+    for folder, shard in zip(folders, vectors.shards, strict=True):
+        folder.mkdir(exist_ok=True)
+        table.save(folder, sorted(shard.ids()))
+    return folders
+
+
+def test_a_table_saved_shard_by_shard_loads_as_one(tmp_path: Path) -> None:
+    vectors = _topics()
+    table = NeighbourTable.build(vectors, k=2)
+    loaded = NeighbourTable.load(_save_by_shard(table, vectors, tmp_path))
+    assert loaded is not None and sorted(loaded.ids) == sorted(table.ids)
+    ids = sorted(table.ids)
+    assert _pairs(loaded, ids) == _pairs(table, ids)
+    assert NeighbourTable.load([tmp_path / "missing"]) is None
+
+
+def test_a_write_rewrites_only_its_shards_rows(tmp_path: Path) -> None:
+    """Rows of an untouched shard keep naming a deleted article, which counts for
+    nothing, and miss the new one: as the table in memory after the write."""
+    vectors = _topics(10)
+    table = NeighbourTable.build(vectors, k=2)
+    folders = _save_by_shard(table, vectors, tmp_path)
+    touched = vectors.shard_of("x2")
+    vectors.shards[touched].remove("x2")
+    vectors.shards[touched].add("x10", np.array([[1.0, 0.025]], dtype=np.float32))
+    vectors = _written(vectors)
+    updated = table.updated(vectors, ["x10"], k=2)
+    updated.save(folders[touched], sorted(vectors.shards[touched].ids()))
+    loaded = NeighbourTable.load(folders)
+    assert loaded is not None and sorted(loaded.ids) == sorted(vectors.ids())
+    assert loaded.changed == 1
+    ids = sorted(vectors.ids())
+    assert _pairs(loaded, ids) == _pairs(updated, ids)
+
+
+def test_articles_are_named_apart_in_stored_rows() -> None:
+    ids = [f"a{i}" for i in range(10_000)]
+    keys = article_keys(ids, 0)
+    assert len(set(keys.tolist())) == len(ids) and 0 not in keys
+    assert (article_keys(ids, 1) != keys).all()
 
 
 @pytest.mark.usefixtures("engine")
 def test_every_generation_has_a_table(engine: Engine) -> None:
     generation = engine._current()
-    assert (generation.folder / NEIGHBOURS_FILE).exists()
+    for shard in generation.shards:
+        assert (generation.folder / shard.path / NEIGHBOURS_FILE).exists()
     assert sorted(generation.neighbours.ids) == sorted(generation.vectors.ids())

@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -22,10 +23,14 @@ from api.app import create_app
 from search.cli import EXIT_ERROR, main
 from search.engine import Engine
 from search.ingest.article import Article
+from search.ingest.duplicates import STORIES_FILE, Stories
 from search.retrieval.filters import Filters
 from search.semantic.embedders import Embedder
+from search.semantic.neighbours import NEIGHBOURS_FILE, NeighbourTable
 from search.settings import Settings
 from search.storage.folder import CURRENT_FILE
+from search.storage.integrity import write_checksums
+from search.storage.manifest import SCHEMA_VERSION, Manifest
 from search.storage.shards import UNDATED, WHOLE, shard_name
 
 from .conftest import SHARED
@@ -33,7 +38,8 @@ from .generations import shard_folders
 
 DATED = SHARED / "corpora" / "wikinews-de" / "articles.jsonl"
 UNDATED_CORPUS = SHARED / "corpora" / "10kgnad" / "articles.jsonl"
-GENERATION_FILES = {"manifest.json", "checksums.json", "neighbours.npz", "stories.npz"}
+# What every write rewrites besides its shards' files: all small.
+GENERATION_FILES = {"manifest.json", "checksums.json"}
 
 
 def _head(path: Path, lines: int, into: Path) -> Path:
@@ -156,7 +162,11 @@ def test_an_add_writes_new_files_only_for_its_shard(
     assert lease is not None and after != before
     new = _new_files(before, after)
     own = f"shards/{year}/"
+    # The neighbour rows and stories of the archive are kept per shard: only the
+    # shard's own are new, every other shard's stay links.
     assert all(name.startswith(own) or name in GENERATION_FILES for name in new), sorted(new)
+    assert {f"{own}{NEIGHBOURS_FILE}", f"{own}{STORIES_FILE}"} <= set(new)
+    assert sum(v for k, v in new.items() if k in GENERATION_FILES) < 100_000
     shard_bytes = sum(p.stat().st_size for p in (after / own).rglob("*") if p.is_file())
     total_bytes = sum(p.stat().st_size for p in after.rglob("*") if p.is_file())
     written = sum(new.values())
@@ -209,6 +219,20 @@ def test_a_shard_that_cannot_be_read_fails_alone(
     assert cli.exit_code == 0 and "1 of 4 shards could not be read" in cli.output
 
 
+def _archive_wide_tables(generation: Path, folders: list[Path]) -> NeighbourTable:
+    """Store the neighbour table and the stories of the shards in ``folders`` as a
+    generation before schema 5 did: one file each, in the generation folder."""
+    table = NeighbourTable.load(folders)
+    stories = Stories.load(*folders)
+    assert table is not None
+    for folder in folders:
+        (folder / NEIGHBOURS_FILE).unlink()
+        (folder / STORIES_FILE).unlink()
+    np.savez(generation / NEIGHBOURS_FILE, ids=table.ids, table=table.table, changed=0)
+    stories.save(generation)
+    return table
+
+
 def test_an_unsharded_index_from_before_opens_as_one_shard(
     layouts: dict[str, Path], tmp_path: Path, embedder: Embedder
 ) -> None:
@@ -218,6 +242,7 @@ def test_an_unsharded_index_from_before_opens_as_one_shard(
     for part in (generation / "shards" / WHOLE).iterdir():
         part.rename(generation / part.name)
     shutil.rmtree(generation / "shards")
+    _archive_wide_tables(generation, [generation])
     (generation / "checksums.json").unlink()
     manifest = json.loads((generation / "manifest.json").read_text())
     for key in ("shards", "shard_by", "checksummed"):
@@ -229,6 +254,34 @@ def test_an_unsharded_index_from_before_opens_as_one_shard(
     assert [h.id for h in engine.search("Wahl").hits] == [h.id for h in expected]
     engine.write([Article(id="neu-2", title="Noch ein Bericht", body="Text.", date="2005")])
     assert engine.get("neu-2").title == "Noch ein Bericht"
+
+
+def test_a_generation_with_archive_wide_tables_opens_and_its_next_write_splits_them(
+    layouts: dict[str, Path], engines: dict[str, Engine], tmp_path: Path, embedder: Embedder
+) -> None:
+    """A schema 4 generation: one neighbour table and one stories file for the whole
+    archive, in the generation folder. It ranks as before; a write stores both per shard."""
+    index = _copy(layouts["year"], tmp_path / "index")
+    generation = index / (index / CURRENT_FILE).read_text().strip()
+    table = _archive_wide_tables(generation, shard_folders(generation))
+    manifest = json.loads((generation / "manifest.json").read_text())
+    (generation / "manifest.json").write_text(json.dumps({**manifest, "schema_version": 4}))
+    write_checksums(generation)
+    engine = Engine(index, embedder=embedder)
+    example = next(a.id for a in engine.articles() if len(a.body.split()) > 100)
+    for article_id in (example, *table.ids[::97]):
+        assert [h.id for h in engine.similar(article_id=article_id).hits] == [
+            h.id for h in engines["year"].similar(article_id=article_id).hits
+        ]
+    copy = Article(id="neu-3", title="Ein Bericht", body=engine.get(example).body, date="2005")
+    engine.write([copy])
+    after = engine.folder.current()
+    assert Manifest.load(after).schema_version == SCHEMA_VERSION
+    assert not (after / NEIGHBOURS_FILE).exists() and not (after / STORIES_FILE).exists()
+    assert all((f / NEIGHBOURS_FILE).exists() for f in shard_folders(after))
+    assert engine.get("neu-3").story == (engine.get(example).story or example)
+    cli = CliRunner().invoke(main, ["check", "--index", str(index)])
+    assert cli.exit_code == 0, cli.output
 
 
 def test_an_index_from_two_versions_back_asks_for_a_rebuild_in_one_line(

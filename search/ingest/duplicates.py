@@ -10,15 +10,16 @@ purpose: copies change them most. Bodies under ``MIN_WORDS`` words are never
 grouped: a few shared words say little. The method, threshold and the measured
 precision and recall are in docs/quality.md ("Agency copies").
 
-The signatures are stored with each generation (``stories.npz``), so an ``add``
-groups new articles with the whole archive without re-reading it.
+The signatures are stored with each generation, per shard (``stories.npz`` in each
+shard's folder, rewritten only when a write touches the shard), so an ``add`` groups
+new articles with the whole archive without re-reading it.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,7 +90,6 @@ class Stories:
         self.threshold = threshold
         self.story_of: dict[str, str] = {}
         self.copies = 0  # articles that joined an earlier article's story
-        self.generation: str | None = None  # the generation these were loaded from
         # Stored articles: ids, signatures, band keys, and which are still there.
         self._stored_ids: list[str] = []
         self._stored_row: dict[str, int] = {}
@@ -158,16 +158,19 @@ class Stories:
             on_copy()
         return story
 
-    def save(self, folder: Path) -> None:
-        ids = list(self.story_of)
-        kept = np.nonzero(self._alive)[0].tolist()
-        signed = [self._stored_ids[r] for r in kept] + list(self._signatures)
-        matrix = np.concatenate(
-            [
-                self._stored[kept],
-                np.array(list(self._signatures.values()), np.uint32).reshape(-1, NUM_PERM),
-            ]
-        )
+    def _signature_of(self, article_id: str) -> np.ndarray | None:
+        found = self._signatures.get(article_id)
+        if found is not None:
+            return found
+        row = self._stored_row.get(article_id)
+        return self._stored[row] if row is not None else None
+
+    def save(self, folder: Path, ids: Sequence[str] | None = None) -> None:
+        """Write the stories and signatures of ``ids`` (one shard's articles; every
+        article when not given) into ``folder``."""
+        ids = [i for i in ids if i in self.story_of] if ids is not None else list(self.story_of)
+        signed = [(i, s) for i in ids if (s := self._signature_of(i)) is not None]
+        matrix = np.array([s for _i, s in signed], np.uint32).reshape(-1, NUM_PERM)
         # Written beside its name and renamed over it: the file may be a hard link
         # shared with the previous generation, which must not change.
         temporary = folder / f"{STORIES_FILE}.tmp"
@@ -176,30 +179,36 @@ class Stories:
                 handle,
                 ids=np.array(ids, dtype=str),
                 stories=np.array([self.story_of[i] for i in ids], dtype=str),
-                signed=np.array(signed, dtype=str),
+                signed=np.array([i for i, _s in signed], dtype=str),
                 signatures=matrix,
             )
         os.replace(temporary, folder / STORIES_FILE)
 
     @classmethod
-    def load(cls, folder: Path) -> Stories:
-        """The stories of a generation (empty for one written before they were kept)."""
+    def load(cls, *folders: Path) -> Stories:
+        """The stories saved in ``folders`` (a generation's shards), as one archive;
+        empty for a generation written before they were kept."""
         stories = cls()
-        stories.generation = folder.name
-        path = folder / STORIES_FILE
-        if not path.exists():
-            return stories
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                ids, groups = data["ids"].tolist(), data["stories"].tolist()
-                stories.story_of = dict(zip(ids, groups, strict=True))
-                stories._stored_ids = data["signed"].tolist()
-                stories._stored = data["signatures"]
-            if stories._stored.shape != (len(stories._stored_ids), NUM_PERM):
-                raise ValueError(f"signatures of shape {stories._stored.shape}")
-        except Exception as exc:  # a truncated or altered file: one line naming it
-            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-            raise IndexDamaged(f"{path}: cannot be read ({reason})") from exc
+        signed: list[str] = []
+        signatures = []
+        for path in (folder / STORIES_FILE for folder in folders):
+            if not path.exists():
+                continue
+            try:
+                with np.load(path, allow_pickle=False) as data:
+                    ids, groups = data["ids"].tolist(), data["stories"].tolist()
+                    stories.story_of.update(zip(ids, groups, strict=True))
+                    names, matrix = data["signed"].tolist(), data["signatures"]
+                if matrix.shape != (len(names), NUM_PERM):
+                    raise ValueError(f"signatures of shape {matrix.shape}")
+            except Exception as exc:  # a truncated or altered file: one line naming it
+                reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+                raise IndexDamaged(f"{path}: cannot be read ({reason})") from exc
+            signed.extend(names)
+            signatures.append(matrix)
+        stories._stored_ids = signed
+        if signatures:
+            stories._stored = np.concatenate(signatures)
         stories._stored_row = {i: r for r, i in enumerate(stories._stored_ids)}
         stories._stored_keys = band_keys(stories._stored)
         stories._alive = np.ones(len(stories._stored_ids), bool)

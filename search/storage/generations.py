@@ -1,11 +1,12 @@
 """Index generations: opening one, building one from sources, deriving one by a write.
 
-A generation is a folder holding both sides of the index (Whoosh and FAISS), the
-neighbour table and the manifest; ``search.storage.folder`` lays them out and switches
-between them. Published generations never change: a rebuild builds a new one
-beside the live one, and a write derives a new one from a copy of the live one.
-Either is removed again if anything fails before the switch, so the live index is
-never half-written (docs/operations.md).
+A generation is a folder holding its shards (each both sides of the index, Whoosh
+and FAISS, with its rows of the neighbour table and its stories) and the manifest;
+``search.storage.folder`` lays them out and switches between them. Published
+generations never change: a rebuild builds a new one beside the live one, and a
+write derives a new one from a copy of the live one. Either is removed again if
+anything fails before the switch, so the live index is never half-written
+(docs/operations.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from whoosh.util.times import long_to_datetime
 
 from search.errors import IndexDamaged, InputError
 from search.ingest.article import RecordError
-from search.ingest.duplicates import Stories
+from search.ingest.duplicates import STORIES_FILE, Stories
 from search.ingest.indexing import BatchEmbedding, IndexingStats, Progress, index_articles
 from search.ingest.passages import PassageSettings
 from search.ingest.readers import ReadReport, expand_sources, read_articles
@@ -39,7 +40,7 @@ from search.storage.integrity import (
     open_part,
     write_checksums,
 )
-from search.storage.manifest import MANIFEST_FILE, Manifest
+from search.storage.manifest import MANIFEST_FILE, SCHEMA_VERSION, Manifest
 from search.storage.shards import (
     DEFAULT_SHARD_BY,
     SHARDS_DIR,
@@ -91,10 +92,21 @@ class Generation:
         # None for a generation written before tables existed: similar articles then
         # rank without the re-ranking until the next write (computing the table on a
         # request would take minutes at 100k articles).
-        self.neighbours = open_part(
-            folder, folder / NEIGHBOURS_FILE, lambda: NeighbourTable.load(folder)
-        )
+        if self.manifest.shard_files:
+            self.neighbours = open_part(
+                folder, paths[0] / NEIGHBOURS_FILE, lambda: NeighbourTable.load(paths)
+            )
+        else:  # one table for the archive (schema 4)
+            self.neighbours = open_part(
+                folder, folder / NEIGHBOURS_FILE, lambda: NeighbourTable.load_archive(folder)
+            )
         self._check_agreement(paths)
+
+    def stories(self) -> Stories:
+        """Every article's story and signature, to group a write's articles with."""
+        if self.manifest.shard_files:
+            return Stories.load(*(self.folder / shard.path for shard in self.shards))
+        return Stories.load(self.folder)  # one file for the archive (schema 4)
 
     def _check_agreement(self, paths: list[Path]) -> None:
         """Both sides of every shard hold the same articles, in vectors of the
@@ -161,6 +173,7 @@ def _bytes(folder: Path) -> int:
         parts = [folder]
     else:  # the one shard of an unsharded (schema 3) generation, in its folder
         parts = [folder / LEXICAL_DIR, folder / VECTORS_FILE, folder / KEYS_FILE]
+        parts += [folder / NEIGHBOURS_FILE, folder / STORIES_FILE]
     total = 0
     for part in parts:
         files = [part] if part.is_file() else [p for p in part.rglob("*") if p.is_file()]
@@ -222,16 +235,16 @@ def build_generation(
                         "no valid article in the sources; index left unchanged:"
                         + "".join(f"\n  {e}" for e in [*report.errors, *report.skipped_files][:20])
                     )
-                vectors = ShardedVectors(list(shards.finish().values()))
-            NeighbourTable.build(vectors).save(target)
-            stories.save(target)
+                built = shards.finish()
+            neighbours = NeighbourTable.build(ShardedVectors(list(built.values())))
+            _save_shard_files(target, shards.shards(), built, neighbours, stories)
             Manifest(
                 model=embedder.name,
                 dim=embedder.dim,
                 generation=target.name,
                 passages=settings,
                 articles=stats.articles,
-                passage_count=vectors.passage_count,
+                passage_count=sum(v.passage_count for v in built.values()),
                 shard_by=by,
                 shards=shards.shards(),
                 checksummed=True,
@@ -297,17 +310,24 @@ def derive_generation(
                 stats.passages += len(matrix)
             changed = shards.finish()
         refs = shards.shards()
-        merged = ShardedVectors(
-            [changed.get(ref.name) or _shard_vectors(source, ref) for ref in refs]
-        )
+        shard_vectors = {
+            ref.name: changed.get(ref.name) or _shard_vectors(source, ref) for ref in refs
+        }
+        merged = ShardedVectors(list(shard_vectors.values()))
         previous = source.neighbours
         neighbours = (
             previous.updated(merged, upserts.ids) if previous else NeighbourTable.build(merged)
         )
-        neighbours.save(target)
-        stories.save(target)
+        if not manifest.shard_files:  # the archive-wide files of schema 4 go
+            for name in (NEIGHBOURS_FILE, STORIES_FILE):
+                (target / name).unlink(missing_ok=True)
+        # Every shard's rows are new after a full recompute, and the first write to a
+        # schema 4 generation stores every shard's rows and stories in its folder.
+        whole = neighbours.recomputed or not manifest.shard_files
+        _save_shard_files(target, refs, shard_vectors if whole else changed, neighbours, stories)
         replace(
             manifest,
+            schema_version=SCHEMA_VERSION,
             generation=target.name,
             articles=len(merged),
             passage_count=merged.passage_count,
@@ -321,6 +341,22 @@ def derive_generation(
     stats.seconds = time.perf_counter() - started
     report.generation = target.name
     return target, report
+
+
+def _save_shard_files(
+    target: Path,
+    refs: Sequence[ShardRef],
+    shards: Mapping[str, VectorIndex],
+    neighbours: NeighbourTable,
+    stories: Stories,
+) -> None:
+    """Write the neighbour rows and the stories of the articles of ``shards`` (by
+    name) into their folders in ``target``; other shards keep their files."""
+    for ref in refs:
+        if ref.name in shards:
+            ids = sorted(shards[ref.name].ids())
+            neighbours.save(target / ref.path, ids)
+            stories.save(target / ref.path, ids)
 
 
 def _shard_vectors(generation: Generation, ref: ShardRef) -> VectorIndex:

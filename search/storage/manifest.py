@@ -17,8 +17,11 @@ from search.storage.shards import LEGACY_PATH, WHOLE, ShardRef
 # Whoosh schema pickles analyzer classes by module path).
 # 4: time-partitioned shards (``search.storage.shards``); a schema 3 generation opens
 # as one shard in its own folder.
-SCHEMA_VERSION = 4
-LEGACY_SCHEMA_VERSION = 3
+# 5: the neighbour table and the stories kept per shard, in each shard's folder; a
+# schema 4 (or 3) generation keeps them in one file each in the generation folder,
+# which opens as it is, and its next write stores them per shard.
+SCHEMA_VERSION = 5
+READABLE_SCHEMA_VERSIONS = (3, 4, SCHEMA_VERSION)
 MANIFEST_FILE = "manifest.json"
 
 
@@ -47,6 +50,11 @@ class Manifest:
     created: str = field(default_factory=_now)
     updated: str = field(default_factory=_now)
 
+    @property
+    def shard_files(self) -> bool:
+        """Whether the neighbour table and the stories are kept per shard (schema 5)."""
+        return self.schema_version >= 5
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["passages"] = self.passages.to_dict()
@@ -70,9 +78,7 @@ class Manifest:
             raise IndexDamaged(f"{path}: unreadable manifest ({exc})") from exc
         if not isinstance(data, dict):
             raise IndexDamaged(f"{path}: unreadable manifest (not an object)")
-        if data.get("schema_version") == LEGACY_SCHEMA_VERSION:
-            data["schema_version"] = SCHEMA_VERSION  # one shard, in the generation folder
-        if data.get("schema_version") != SCHEMA_VERSION:
+        if data.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
             raise IndexNotBuilt(
                 f"{folder}: index schema version {data.get('schema_version')} is not "
                 f"{SCHEMA_VERSION}; rebuild it with `news-search rebuild`",

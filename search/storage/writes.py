@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Sequence
 
 from search.errors import InputError
 from search.ingest.article import Article
-from search.ingest.duplicates import Stories
 from search.ingest.indexing import Progress
 from search.ingest.readers import ReadReport
 from search.ingest.staging import staged
@@ -43,7 +42,7 @@ def write_generation(
     started = time.perf_counter()
     current = current_generation()
     settings, base = current.manifest.passages, current.name
-    stories = Stories.load(current.folder)  # agency copies are grouped as they are read
+    stories = current.stories()  # agency copies are grouped as they are read
     del current  # no lease on it while embedding: a rebuild may replace it meanwhile
     grouped = stories.grouped(upserts, read.copy_found if read is not None else None)
     # Entering ``staged`` embeds everything; only then is the lock taken. A full
@@ -62,7 +61,7 @@ def write_generation(
             )
         regroup = live.name != base  # another write landed meanwhile
         if regroup:
-            stories = Stories.load(live.folder)
+            stories = live.stories()
         target, report = derive_generation(folder, live, batch, deletes, stories, regroup)
         del live  # its lease would keep the old generation from the cleanup below
         if read is not None:
