@@ -197,8 +197,15 @@ class VectorIndex:
             rows = np.fromiter((row_of.get(int(k), -1) for k in keys), np.int64, len(keys))
             live = rows >= 0
             if live.any():
-                vectors = self._index.index.reconstruct_n(start, len(keys))
-                np.add.at(sums, rows[live], vectors[live])
+                vectors = self._index.index.reconstruct_n(start, len(keys))[live]
+                # Summed per article over runs of passages sorted by article, with
+                # dimensions as rows so each sum reads contiguous memory (``np.add.at``
+                # over passage rows took 38 s at 100k articles).
+                order = np.argsort(rows[live], kind="stable")
+                ordered = rows[live][order]
+                starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+                by_dimension = np.ascontiguousarray(vectors[order].T, dtype=np.float64)
+                sums[ordered[starts]] += np.add.reduceat(by_dimension, starts, axis=1).T
         norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
         return (sums / norms).astype(np.float32)
 
