@@ -22,6 +22,9 @@ from search.storage.folder import IndexFolder
 # Cluster start-ups (about 10 s each on 2 cores), local embedding of the sample, and
 # three embedding runs; the limit leaves room for a loaded machine.
 SCENARIO_SECONDS = 240
+# A local build of 120 articles, a cluster, a server whose searchers start on it, a
+# node loss (up to 60 s) and a write.
+SERVING_SECONDS = 240
 
 
 def _closed_port() -> int:
@@ -76,3 +79,14 @@ def test_a_cluster_embeds_what_the_local_path_does_and_survives_a_lost_node() ->
     scenarios = ("local", "equal", "node loss", "rebuild")
     reported = [line.split(":")[0] for line in result.stdout.splitlines()]
     assert [name for name in reported if name in scenarios] == list(scenarios), result.stdout
+
+
+@pytest.mark.slow
+def test_serving_on_a_cluster_answers_like_local_search_and_recovers_a_lost_node() -> None:
+    result = isolated("tests.cluster", ["serving"], timeout=SERVING_SECONDS)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-4000:]}"
+    scenarios = ("serve", "node loss", "add")
+    reported = [line.split(":")[0] for line in result.stdout.splitlines()]
+    assert [name for name in reported if name in scenarios] == [*scenarios[:1], *scenarios], (
+        result.stdout
+    )

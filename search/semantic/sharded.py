@@ -12,7 +12,7 @@ import copy
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -23,11 +23,26 @@ T = TypeVar("T")
 _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="shard")
 
 
+class Searcher(Protocol):
+    """What a search asks of one shard: a ``VectorIndex``, or its replicas elsewhere
+    (``search.cluster.serving``)."""
+
+    def search(
+        self, vector: np.ndarray, depth: int, exclude: frozenset[str] = ...
+    ) -> list[SemanticHit]: ...
+
+    def within(
+        self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = ...
+    ) -> dict[str, SemanticHit]: ...
+
+
 class ShardedVectors:
     """Passage vectors of several shards; searches go to the shards in ``searched``."""
 
     def __init__(self, shards: Sequence[VectorIndex]) -> None:
         self.shards = list(shards)
+        # Who answers each shard's searches: the shard itself unless ``search_with``.
+        self.searchers: list[Searcher] = list(self.shards)
         self.dim = self.shards[0].dim
         self._shard_of = {a: i for i, shard in enumerate(self.shards) for a in shard.ids()}
         self.searched = list(range(len(self.shards)))
@@ -41,6 +56,13 @@ class ShardedVectors:
         view = copy.copy(self)  # shares the shards and what they remember
         view.searched, view.failed = list(searched), failed
         return view
+
+    def search_with(self, searchers: Sequence[Searcher]) -> None:
+        """Send each shard's searches to ``searchers`` (one per shard, in order), e.g.
+        replicas on a cluster; the vectors' own reads (centroids, leads) stay here."""
+        if len(searchers) != len(self.shards):
+            raise ValueError(f"{len(searchers)} searchers for {len(self.shards)} shards")
+        self.searchers = list(searchers)
 
     def __len__(self) -> int:
         return len(self._shard_of)
@@ -115,12 +137,12 @@ class ShardedVectors:
         found = self._ask(lambda shard: shard.within(vector, threshold, exclude))
         return {a: hit for answer in found for a, hit in answer.items()}
 
-    def _ask(self, question: Callable[[VectorIndex], T]) -> list[T]:
+    def _ask(self, question: Callable[[Searcher], T]) -> list[T]:
         """Each searched shard's answer, in parallel; failures go to ``failed``."""
 
         def answer(index: int) -> T | None:
             try:
-                return question(self.shards[index])
+                return question(self.searchers[index])
             except Exception:
                 self.failed.add(index)
                 return None
