@@ -23,8 +23,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,37 @@ def _descendants(roots: set[int]) -> set[int]:
         frontier = {pid for pid, up in parent.items() if up in frontier} - found
         found |= frontier
     return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Recovery:
+    """Pages asked after a node loss: how many, the most shards one missed, the slowest
+    page's seconds, and seconds from the loss to the first page of every shard after
+    some without (None: none missed one, or they still miss one)."""
+
+    pages: int
+    worst: int
+    slowest: float
+    whole_after: float | None
+
+
+def whole_again(failed_shards: Callable[[], int], limit: float, steady: float) -> Recovery:
+    """Ask ``failed_shards`` (a page's failed count) until pages have had every shard
+    for ``steady`` seconds after some that missed one, or ``limit`` seconds passed."""
+    started = time.monotonic()
+    pages, worst, slowest, whole_since = 0, 0, 0.0, None
+    while (now := time.monotonic()) - started < limit:
+        failed = failed_shards()
+        slowest = max(slowest, time.monotonic() - now)
+        pages += 1
+        worst = max(worst, failed)
+        if failed:
+            whole_since = None
+        elif worst and whole_since is None:
+            whole_since = now - started
+        if whole_since is not None and time.monotonic() - started > whole_since + steady:
+            break
+        time.sleep(0.25)
+    if whole_since is not None and time.monotonic() - started <= whole_since + steady:
+        whole_since = None  # whole at the end, but not for long enough to count
+    return Recovery(pages, worst, slowest, whole_since)

@@ -28,7 +28,14 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.cluster import CORPUS, corpus_sample, kill_node, local_cluster, serving_index
+from bench.cluster import (
+    CORPUS,
+    corpus_sample,
+    kill_node,
+    local_cluster,
+    serving_index,
+    whole_again,
+)
 from bench.serving import server
 from search.cluster.connect import connect
 from search.cluster.embedding import embed_on_cluster
@@ -47,8 +54,6 @@ LOSS_BATCH = 8
 SERVE_YEARS = ("2005", "2006", "2007")
 SERVE_PER_YEAR = 40
 RECOVERY_SECONDS = 60
-# Seconds every shard must keep answering before the server counts as whole again.
-STEADY_SECONDS = 3
 API_KEY = "cluster-scenario-key"
 
 Pairs = list[tuple[Article, np.ndarray]]
@@ -209,10 +214,18 @@ def serving_scenario() -> int:
                 return 1
             print(f"serve: {len(expected)} queries, every shard, the local top 10", flush=True)
             kill_node(cluster, next(iter(cluster.worker_nodes)))
-            outcome = _until_whole(client, built.queries[0])
-            print(f"node loss: {outcome}", flush=True)
-            if "FAILED" in outcome:
+            query = built.queries[0]
+            loss = whole_again(
+                lambda: _search(client, query)["shards"]["failed"], RECOVERY_SECONDS, 3.0
+            )
+            if not loss.worst or loss.whole_after is None:
+                print(f"node loss: FAILED: {loss}", flush=True)
                 return 1
+            print(
+                f"node loss: {loss.pages} pages answered, up to {loss.worst} shard(s) "
+                f"failed; every shard again {loss.whole_after:.1f} s after the kill",
+                flush=True,
+            )
             if problem := _same_pages(client, expected):
                 print(f"node loss: FAILED after recovery: {problem}", flush=True)
                 return 1
@@ -235,30 +248,6 @@ def _same_pages(client: httpx.Client, expected: dict[str, list[str]]) -> str:
         if [hit["id"] for hit in page["hits"]] != ids:
             return f"{query!r}: another top 10 than local search"
     return ""
-
-
-def _until_whole(client: httpx.Client, query: str) -> str:
-    """Search until every shard answers again after a node loss: seconds to the first
-    page without a failed shard after some with one."""
-    started = time.monotonic()
-    worst, whole_since, pages = 0, None, 0
-    while time.monotonic() - started < RECOVERY_SECONDS:
-        failed = _search(client, query)["shards"]["failed"]
-        pages += 1
-        worst = max(worst, failed)
-        if failed:
-            whole_since = None
-        elif worst and whole_since is None:
-            whole_since = time.monotonic() - started
-        if whole_since is not None and time.monotonic() - started > whole_since + STEADY_SECONDS:
-            return (
-                f"{pages} pages answered, up to {worst} shard(s) failed; every shard again "
-                f"{whole_since:.1f} s after the node was killed"
-            )
-        time.sleep(0.25)
-    if not worst:
-        return "FAILED: no page reported a failed shard after the node was killed"
-    return f"FAILED: not every shard answers {RECOVERY_SECONDS} s after the node was killed"
 
 
 def _added(client: httpx.Client, article: dict[str, Any]) -> int:

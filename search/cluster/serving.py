@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from search.cluster.connect import connect
-from search.errors import SearchError
+from search.errors import ClusterError, SearchError
 from search.semantic.vectors import KEYS_FILE, VECTORS_FILE, SemanticHit, VectorIndex
 from search.storage.generations import Generation
 
@@ -39,7 +39,9 @@ REPLY_SECONDS = 2.0
 SUSPECT_SECONDS = 10.0
 # Seconds a generation switch waits for every replica to open the new files; one
 # that does not opens them on its first search instead.
-PREPARE_SECONDS = 60.0
+PREPARE_SECONDS = 10.0
+# Seconds the searchers have to start when the server starts.
+START_SECONDS = 120.0
 # Searches one replica runs at once (FAISS releases the GIL while it searches).
 SEARCHER_THREADS = 4
 # Generations a searcher keeps open: the live one and the one requests may still read.
@@ -207,10 +209,14 @@ class SearcherPool:
         """The node each replica of each shard runs on, by shard."""
         import ray
 
-        return {
-            name: ray.get([actor.node.remote() for actor in actors], timeout=PREPARE_SECONDS)
-            for name, actors in self._actors.items()
-        }
+        try:
+            return {
+                name: ray.get([actor.node.remote() for actor in actors], timeout=START_SECONDS)
+                for name, actors in self._actors.items()
+            }
+        except (ray.exceptions.RayError, ray.exceptions.GetTimeoutError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ClusterError(f"the shard searchers did not start: {first}") from exc
 
     def handle(self, name: str, replica: int) -> Any:
         return self._actors[name][replica]
