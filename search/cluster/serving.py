@@ -17,11 +17,13 @@ previous generation's, which a searcher recognises by inode and keeps.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +44,13 @@ SUSPECT_SECONDS = 10.0
 PREPARE_SECONDS = 10.0
 # Seconds the searchers have to start when the server starts.
 START_SECONDS = 120.0
+# What a searcher reserves: a sliver of a CPU, so it is placed only on nodes with
+# CPUs (never a CPU-less head) and many fit on one.
+SEARCHER_CPUS = 0.01
 # Searches one replica runs at once (FAISS releases the GIL while it searches).
 SEARCHER_THREADS = 4
+# Threads of the front waiting for searchers' answers (requests x shards at once).
+CALL_THREADS = 64
 # Generations a searcher keeps open: the live one and the one requests may still read.
 KEPT_GENERATIONS = 2
 
@@ -129,7 +136,12 @@ class RemoteShard:
         return self._ask("within", vector, threshold, self._mine(exclude))
 
     def _mine(self, exclude: frozenset[str]) -> frozenset[str]:
-        return frozenset(a for a in exclude if a in self._local) if exclude else exclude
+        """The exclusions among this shard's articles: only those travel."""
+        return exclude & self._ids if exclude else exclude
+
+    @functools.cached_property
+    def _ids(self) -> frozenset[str]:
+        return frozenset(self._local.ids())
 
     def _ask(self, method: str, *args: Any) -> Any:
         import ray
@@ -158,6 +170,8 @@ class SearcherPool:
         self._actors: dict[str, list[Any]] = {}
         self._suspect: dict[tuple[str, int], float] = {}
         self._lock = threading.Lock()
+        # Threads that wait for the searchers' answers, all shards of a search at once.
+        self._calls = ThreadPoolExecutor(CALL_THREADS, thread_name_prefix="remote-shard")
 
     def attach(self, generation: Generation) -> None:
         import ray
@@ -180,7 +194,7 @@ class SearcherPool:
             RemoteShard(self, name, generation.name, path, local)
             for (name, path), local in zip(refs, generation.vectors.shards, strict=True)
         ]
-        generation.vectors.search_with(remote)
+        generation.vectors.search_with(remote, self._calls)
 
     def _start(self, name: str) -> list[Any]:
         """``replicas`` searchers of shard ``name``, each preferring another node (a
@@ -196,7 +210,7 @@ class SearcherPool:
             node = nodes[(offset + replica) % len(nodes)]
             actors.append(
                 searcher.options(
-                    num_cpus=0,
+                    num_cpus=SEARCHER_CPUS,
                     max_concurrency=SEARCHER_THREADS,
                     max_restarts=-1,
                     max_task_retries=0,

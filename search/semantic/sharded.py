@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -41,8 +41,10 @@ class ShardedVectors:
 
     def __init__(self, shards: Sequence[VectorIndex]) -> None:
         self.shards = list(shards)
-        # Who answers each shard's searches: the shard itself unless ``search_with``.
+        # Who answers each shard's searches, on which threads: the shard itself, one
+        # thread per core, unless ``search_with``.
         self.searchers: list[Searcher] = list(self.shards)
+        self._pool: Executor = _POOL
         self.dim = self.shards[0].dim
         self._shard_of = {a: i for i, shard in enumerate(self.shards) for a in shard.ids()}
         self.searched = list(range(len(self.shards)))
@@ -57,12 +59,14 @@ class ShardedVectors:
         view.searched, view.failed = list(searched), failed
         return view
 
-    def search_with(self, searchers: Sequence[Searcher]) -> None:
+    def search_with(self, searchers: Sequence[Searcher], pool: Executor) -> None:
         """Send each shard's searches to ``searchers`` (one per shard, in order), e.g.
-        replicas on a cluster; the vectors' own reads (centroids, leads) stay here."""
+        replicas on a cluster, asked from ``pool``'s threads (a remote call waits on
+        the network, not on a core); the vectors' own reads (centroids, leads) stay
+        here."""
         if len(searchers) != len(self.shards):
             raise ValueError(f"{len(searchers)} searchers for {len(self.shards)} shards")
-        self.searchers = list(searchers)
+        self.searchers, self._pool = list(searchers), pool
 
     def __len__(self) -> int:
         return len(self._shard_of)
@@ -150,5 +154,5 @@ class ShardedVectors:
         if len(self.searched) == 1:
             answers = [answer(self.searched[0])]
         else:
-            answers = list(_POOL.map(answer, self.searched))
+            answers = list(self._pool.map(answer, self.searched))
         return [a for a in answers if a is not None]
