@@ -15,16 +15,22 @@ machines give.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
+from search.engine import Engine
 from search.ingest.article import Article
 from search.ingest.readers.sources import read_articles
 
@@ -119,6 +125,101 @@ def local_cluster(workers: int, cpus_per_worker: int = 1) -> Iterator[object]:
         cluster.shutdown()
 
 
+def yearly_lines(years: tuple[str, ...], per_year: int) -> dict[str, list[str]]:
+    """The first ``per_year`` wikinews-de records (JSONL lines) of each of ``years``."""
+    found: dict[str, list[str]] = {year: [] for year in years}
+    with CORPUS.open(encoding="utf-8") as lines:
+        for line in lines:
+            year = (json.loads(line).get("date") or "")[:4] if line.strip() else ""
+            if year in found and len(found[year]) < per_year:
+                found[year].append(line.rstrip("\n"))
+    return found
+
+
 def corpus_sample(count: int) -> list[Article]:
     """The first ``count`` wikinews-de articles, read as a rebuild reads them."""
     return list(islice(read_articles([CORPUS]), count))
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingIndex:
+    """A small yearly-sharded index for the serving scenarios, its queries (article
+    titles, a few of each shard) and an article of another year to add later."""
+
+    index: Path
+    queries: list[str]
+    later: dict[str, object]
+
+
+def serving_index(folder: Path, years: tuple[str, ...], per_year: int) -> ServingIndex:
+    """Build the index of ``per_year`` articles of each of ``years`` here, locally."""
+    later_year = str(int(max(years)) + 1)
+    lines = yearly_lines((*years, later_year), per_year)
+    source = folder / "articles.jsonl"
+    source.write_text("\n".join(line for y in years for line in lines[y]) + "\n", "utf-8")
+    index = folder / "index"
+    Engine.rebuild([source], index, shard_by="year")
+    titles = [json.loads(line)["title"] for y in years for line in lines[y][:: per_year // 3]]
+    return ServingIndex(index, titles, json.loads(lines[later_year][0]))
+
+
+def kill_node(cluster: Any, node: Any) -> None:
+    """Take a worker node away as a lost machine would: SIGKILL of its Ray processes
+    and of every process they started (its workers, which would otherwise notice their
+    raylet's death only after a while, and meanwhile still answer calls)."""
+    roots = {process.pid for _kind, process in node.live_processes()}
+    started = _descendants(roots)
+    cluster.remove_node(node, allow_graceful=False)
+    for pid in started:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _descendants(roots: set[int]) -> set[int]:
+    """Every live process below ``roots`` (by parent pid, read from ``/proc``)."""
+    parent: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parent[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = set(roots)
+    while frontier:
+        frontier = {pid for pid, up in parent.items() if up in frontier} - found
+        found |= frontier
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Recovery:
+    """Pages asked after a node loss: how many, the most shards one missed, the slowest
+    page's seconds, and seconds from the loss to the first page of every shard after
+    some without (None: none missed one, or they still miss one)."""
+
+    pages: int
+    worst: int
+    slowest: float
+    whole_after: float | None
+
+
+def whole_again(failed_shards: Callable[[], int], limit: float, steady: float) -> Recovery:
+    """Ask ``failed_shards`` (a page's failed count) until pages have had every shard
+    for ``steady`` seconds after some that missed one, or ``limit`` seconds passed."""
+    started = time.monotonic()
+    pages, worst, slowest, whole_since = 0, 0, 0.0, None
+    while (now := time.monotonic()) - started < limit:
+        failed = failed_shards()
+        slowest = max(slowest, time.monotonic() - now)
+        pages += 1
+        worst = max(worst, failed)
+        if failed:
+            whole_since = None
+        elif worst and whole_since is None:
+            whole_since = now - started
+        if whole_since is not None and time.monotonic() - started > whole_since + steady:
+            break
+        time.sleep(0.25)
+    if whole_since is not None and time.monotonic() - started <= whole_since + steady:
+        whole_since = None  # whole at the end, but not for long enough to count
+    return Recovery(pages, worst, slowest, whole_since)

@@ -31,11 +31,13 @@ from search.cli_options import (
     offset_option,
     parse_filters,
     read_key_file,
+    serve_cluster_options,
     sort_option,
     wait_option,
 )
 from search.cli_output import print_report, print_results, progress_bar
 from search.cluster.embedding import cluster_embedding
+from search.cluster.serving import describe, serving_cluster
 from search.engine import Engine, shared_engine
 from search.errors import IndexDamaged, SearchError
 from search.ingest.readers import read_stream
@@ -321,6 +323,7 @@ def export(
     show_default="the number of cores",
     help="Serving processes; they share one loaded index and model.",
 )
+@serve_cluster_options
 @click.option("--api-key", hidden=True, default=None)
 @_reports_errors
 def serve(
@@ -330,6 +333,8 @@ def serve(
     api_key_file: Path | None,
     cors_origins: tuple[str, ...],
     workers: int,
+    ray_address: str | None,
+    replicas: int | None,
     api_key: str | None,
 ) -> None:
     """Serve the web API and search page.
@@ -350,26 +355,35 @@ def serve(
         index=index, api_key=key, cors_origins=cors_origins or None
     )
     check_index_path(settings.index)
+    if ray_address is None and replicas is not None:
+        raise click.UsageError("--replicas needs --ray")
+    if ray_address is not None:
+        source = click.get_current_context().get_parameter_source("workers")
+        if source == click.core.ParameterSource.COMMANDLINE and workers > 1:
+            raise click.UsageError("--ray serves from one process; leave out --workers")
+        workers = 1  # a Ray driver's connection does not survive a fork
     try:
         server = listen(host, port)  # before the model loads: a busy port is one line now
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
-    # Open the index and load the model once, here: nothing built, a damaged file or
-    # another model is one line now rather than a traceback from a worker's startup,
-    # and the workers forked below share what was loaded.
-    engine = shared_engine(settings.index, settings.model)
-    engine.embedder.encode(["warm-up"])
-    os.environ.update(settings.to_env())
-    bound = server.getsockname()[1]
-    click.echo(f"serving {settings.index} on http://{host}:{bound}/ ({workers} workers)", err=True)
-    started = time.perf_counter()
-    config = uvicorn.Config(
-        "api.app:create_app",
-        factory=True,
-        log_level="info",
-        access_log=settings.query_log,
-    )
-    status = run_workers(workers, lambda: uvicorn.Server(config).run(sockets=[server]))
+    with serving_cluster(ray_address, settings.index, replicas or 1) as pool:
+        # Open the index and load the model once, here: nothing built, a damaged file
+        # or another model is one line now rather than a traceback from a worker's
+        # startup, and the workers forked below share what was loaded.
+        engine = shared_engine(settings.index, settings.model, pool.attach if pool else None)
+        engine.embedder.encode(["warm-up"])
+        os.environ.update(settings.to_env())
+        bound = server.getsockname()[1]
+        where = f"{workers} workers" if pool is None else describe(pool.placement())
+        click.echo(f"serving {settings.index} on http://{host}:{bound}/ ({where})", err=True)
+        started = time.perf_counter()
+        config = uvicorn.Config(
+            "api.app:create_app",
+            factory=True,
+            log_level="info",
+            access_log=settings.query_log,
+        )
+        status = run_workers(workers, lambda: uvicorn.Server(config).run(sockets=[server]))
     # uvicorn exits 3 when it cannot start; 3 means rejected records here.
     if status:
         raise UserError(f"the server on {host}:{bound} stopped with an error (see above)")

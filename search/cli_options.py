@@ -158,3 +158,28 @@ def cluster_options(command: F) -> F:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def serve_cluster_options(command: F) -> F:
+    """``--ray`` and ``--replicas``: shard searchers on a Ray cluster."""
+    options = [
+        click.option(
+            "--ray",
+            "ray_address",
+            default=None,
+            metavar="ADDRESS",
+            help="Search each shard's vectors on a Ray cluster: 'auto', HOST:PORT of its "
+            "head, or 'local'. Every node must see the index folder. Needs the cluster "
+            "extra; serves from one process.",
+        ),
+        click.option(
+            "--replicas",
+            type=click.IntRange(1, 64),
+            default=None,
+            help="Searchers of each shard, each on another node where there are enough "
+            "[default: 1].",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command

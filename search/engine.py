@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,17 +57,23 @@ from search.storage.manifest import Manifest
 from search.storage.shards import DEFAULT_SHARD_BY, ShardBy
 from search.storage.writes import write_generation
 
+# Called on every generation the engine opens, before it reads it: places its vector
+# searches elsewhere (``search.cluster.serving``, ``serve --ray``).
+Searchers = Callable[[Generation], None]
 # Engines open in this process, by index and model: a serving process forked after
 # ``shared_engine`` (``serve --workers``) finds the one its parent loaded.
 _SHARED: weakref.WeakValueDictionary[tuple[str, str | None], Engine] = weakref.WeakValueDictionary()
 
 
-def shared_engine(path: str | Path, model: str | None = None) -> Engine:
-    """The engine this process has open on ``path`` with ``model``, opened on first use."""
+def shared_engine(
+    path: str | Path, model: str | None = None, searchers: Searchers | None = None
+) -> Engine:
+    """The engine this process has open on ``path`` with ``model``, opened on first use
+    (with ``searchers``, see ``Engine``)."""
     key = (str(Path(path).resolve()), model)
     engine = _SHARED.get(key)
     if engine is None:
-        engine = _SHARED[key] = Engine(path, model=model)
+        engine = _SHARED[key] = Engine(path, model=model, searchers=searchers)
     return engine
 
 
@@ -79,7 +85,11 @@ def _check_options(fusion: str, sort: str) -> None:
 
 
 class Engine:
-    """Search, similar articles and writes over one index folder."""
+    """Search, similar articles and writes over one index folder.
+
+    ``searchers`` (``serve --ray``) is called on each generation the engine opens,
+    before any request reads it, and may send its vector searches elsewhere.
+    """
 
     def __init__(
         self,
@@ -90,6 +100,7 @@ class Engine:
         semantic: SemanticSettings | None = None,
         write_wait: float = 0.0,
         search_seconds: float = SEARCH_SECONDS,
+        searchers: Searchers | None = None,
     ) -> None:
         self.folder = IndexFolder(path)
         # Seconds a write waits for another writer to finish before it gives up.
@@ -100,6 +111,7 @@ class Engine:
         self.semantic = semantic or SemanticSettings()
         self._expected_model = embedder.name if embedder else (model_name(model) if model else None)
         self._embedder = embedder
+        self._searchers = searchers
         self._lock = threading.RLock()
         self._switching = threading.Lock()
         self._generation = self._open_live()
@@ -114,6 +126,8 @@ class Engine:
                 f"{self.folder.path} was built with model {built_with!r}, not "
                 f"{self._expected_model!r}; rebuild it to change models"
             )
+        if self._searchers is not None:
+            self._searchers(generation)
         return generation
 
     def _current(self, wait: bool = False) -> Generation:

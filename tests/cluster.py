@@ -8,6 +8,9 @@ good once the first results are back (its unfinished batches must be retried on
 the survivor); and ``news-search rebuild --ray HOST:PORT`` against a local
 rebuild of the same file (same shards and articles, vectors within 1e-5, same
 results). Prints one line per scenario; exits non-zero on the first mismatch.
+
+``python -m tests.cluster serving`` runs ``serve --ray`` on such a cluster instead
+(``serving_scenario``).
 """
 
 from __future__ import annotations
@@ -20,10 +23,20 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
 
-from bench.cluster import CORPUS, corpus_sample, local_cluster
+from bench.cluster import (
+    CORPUS,
+    corpus_sample,
+    kill_node,
+    local_cluster,
+    serving_index,
+    whole_again,
+)
+from bench.serving import server
 from search.cluster.connect import connect
 from search.cluster.embedding import embed_on_cluster
 from search.engine import Engine
@@ -37,6 +50,11 @@ WORKERS = 2
 LOCAL_ARTICLES = 20
 # Small batches in the node-loss case, so most of them are still to do when a node dies.
 LOSS_BATCH = 8
+# The serving scenario: a shard a year, a few dozen articles each.
+SERVE_YEARS = ("2005", "2006", "2007")
+SERVE_PER_YEAR = 40
+RECOVERY_SECONDS = 60
+API_KEY = "cluster-scenario-key"
 
 Pairs = list[tuple[Article, np.ndarray]]
 
@@ -172,5 +190,87 @@ def rebuild_scenario(articles: list[Article], address: str) -> int:
     return 0
 
 
+def serving_scenario() -> int:
+    """``serve --ray HOST:PORT`` against local search: the same pages with every shard;
+    a worker node killed (the server keeps answering, and within ``RECOVERY_SECONDS``
+    with every shard again); then an article added through the API is found."""
+    folder = Path(tempfile.mkdtemp(prefix="serve-"))
+    built = serving_index(folder, SERVE_YEARS, SERVE_PER_YEAR)
+    local = Engine(built.index)
+    expected = {q: [hit.id for hit in local.search(q).hits] for q in built.queries}
+    del local
+    key = folder / "key"
+    key.write_text(API_KEY + "\n", encoding="utf-8")
+    with local_cluster(WORKERS) as cluster:
+        options = ("--ray", cluster.address, "--api-key-file", str(key))
+        with (
+            server(built.index, folder / "serve.log", *options) as (base, _pid),
+            httpx.Client(base_url=base, timeout=60) as client,
+        ):
+            log = (folder / "serve.log").read_text(encoding="utf-8").splitlines()
+            print(f"serve: {next(line for line in log if 'serving' in line)}", flush=True)
+            if problem := _same_pages(client, expected):
+                print(f"serve: FAILED: {problem}", flush=True)
+                return 1
+            print(f"serve: {len(expected)} queries, every shard, the local top 10", flush=True)
+            kill_node(cluster, next(iter(cluster.worker_nodes)))
+            query = built.queries[0]
+            loss = whole_again(
+                lambda: _search(client, query)["shards"]["failed"], RECOVERY_SECONDS, 3.0
+            )
+            if not loss.worst or loss.whole_after is None:
+                print(f"node loss: FAILED: {loss}", flush=True)
+                return 1
+            print(
+                f"node loss: {loss.pages} pages answered, up to {loss.worst} shard(s) "
+                f"failed; every shard again {loss.whole_after:.1f} s after the kill",
+                flush=True,
+            )
+            if problem := _same_pages(client, expected):
+                print(f"node loss: FAILED after recovery: {problem}", flush=True)
+                return 1
+            return _added(client, built.later)
+
+
+def _search(client: httpx.Client, query: str) -> dict[str, Any]:
+    answer = client.get("/search", params={"q": query, "limit": 10})
+    if answer.status_code != 200:
+        raise AssertionError(f"{query!r}: HTTP {answer.status_code}: {answer.text[:300]}")
+    return answer.json()
+
+
+def _same_pages(client: httpx.Client, expected: dict[str, list[str]]) -> str:
+    """What differs from the local pages ('' when nothing); every shard must answer."""
+    for query, ids in expected.items():
+        page = _search(client, query)
+        if page["shards"]["failed"]:
+            return f"{query!r}: {page['shards']}"
+        if [hit["id"] for hit in page["hits"]] != ids:
+            return f"{query!r}: another top 10 than local search"
+    return ""
+
+
+def _added(client: httpx.Client, article: dict[str, Any]) -> int:
+    """An article of a year the index did not hold (a new shard), added through the API,
+    is the first hit for its title, with every shard answering."""
+    started = time.perf_counter()
+    answer = client.post("/articles", json=article, headers={"X-API-Key": API_KEY})
+    if answer.status_code != 200:
+        print(f"add: FAILED: HTTP {answer.status_code}: {answer.text[:300]}", flush=True)
+        return 1
+    seconds = time.perf_counter() - started
+    page = _search(client, article["title"])
+    top = page["hits"][0]["id"] if page["hits"] else None
+    if top != article["id"] or page["shards"]["failed"]:
+        print(f"add: FAILED: first hit {top!r}, shards {page['shards']}", flush=True)
+        return 1
+    print(
+        f"add: {article['id']} written in {seconds:.1f} s, found first over "
+        f"{page['shards']['total']} shards",
+        flush=True,
+    )
+    return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serving_scenario() if sys.argv[1:] == ["serving"] else main())

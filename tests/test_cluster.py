@@ -1,4 +1,5 @@
-"""Scale-out on Ray: joining a cluster, and embedding on one as the local path does.
+"""Scale-out on Ray: joining a cluster, embedding on one as the local path does, and
+serving shard searchers on one.
 
 The cluster runs for real (``tests/cluster.py``) in namespaces of its own
 (``bench.cluster.isolated``): loopback only, and no process outliving the run.
@@ -7,6 +8,8 @@ The cluster runs for real (``tests/cluster.py``) in namespaces of its own
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,6 +25,9 @@ from search.storage.folder import IndexFolder
 # Cluster start-ups (about 10 s each on 2 cores), local embedding of the sample, and
 # three embedding runs; the limit leaves room for a loaded machine.
 SCENARIO_SECONDS = 240
+# A local build of 120 articles, a cluster, a server whose searchers start on it, a
+# node loss (up to 60 s) and a write.
+SERVING_SECONDS = 240
 
 
 def _closed_port() -> int:
@@ -68,6 +74,44 @@ def test_cluster_options_need_an_address(tiny_index: Path) -> None:
     assert result.exit_code == 2 and "need --ray" in result.output
 
 
+def test_serve_on_an_unreachable_cluster_is_one_line(tiny_index: Path) -> None:
+    address = f"127.0.0.1:{_closed_port()}"
+    args = ["serve", "--index", str(tiny_index), "--port", "0", "--ray", address]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert result.output.startswith(f"error: cannot reach the Ray cluster at {address}: ")
+    assert result.output.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_serve_without_the_cluster_extra_is_one_line(tiny_index: Path) -> None:
+    # Ray made unimportable, as in an install without the extra.
+    program = (
+        "import sys; sys.modules['ray'] = None; from search.cli import main; "
+        f"main(['serve', '--index', {str(tiny_index)!r}, '--port', '0', '--ray', 'local'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 1
+    extra = "pip install 'news-search[cluster]'"
+    assert done.stderr == f"error: --ray needs the cluster extra: {extra}\n"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--replicas", "2"], "--replicas needs --ray"),
+        (["--ray", "local", "--workers", "2"], "--ray serves from one process"),
+    ],
+)
+def test_serve_cluster_options_are_checked(
+    tiny_index: Path, options: list[str], message: str
+) -> None:
+    args = ["serve", "--index", str(tiny_index), "--port", "0", *options]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and message in result.output
+
+
 @pytest.mark.slow
 def test_a_cluster_embeds_what_the_local_path_does_and_survives_a_lost_node() -> None:
     result = isolated("tests.cluster", ["--articles", "200"], timeout=SCENARIO_SECONDS)
@@ -76,3 +120,14 @@ def test_a_cluster_embeds_what_the_local_path_does_and_survives_a_lost_node() ->
     scenarios = ("local", "equal", "node loss", "rebuild")
     reported = [line.split(":")[0] for line in result.stdout.splitlines()]
     assert [name for name in reported if name in scenarios] == list(scenarios), result.stdout
+
+
+@pytest.mark.slow
+def test_serving_on_a_cluster_answers_like_local_search_and_recovers_a_lost_node() -> None:
+    result = isolated("tests.cluster", ["serving"], timeout=SERVING_SECONDS)
+    assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-4000:]}"
+    scenarios = ("serve", "node loss", "add")
+    reported = [line.split(":")[0] for line in result.stdout.splitlines()]
+    assert [name for name in reported if name in scenarios] == [*scenarios[:1], *scenarios], (
+        result.stdout
+    )

@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -23,11 +23,28 @@ T = TypeVar("T")
 _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="shard")
 
 
+class Searcher(Protocol):
+    """What a search asks of one shard: a ``VectorIndex``, or its replicas elsewhere
+    (``search.cluster.serving``)."""
+
+    def search(
+        self, vector: np.ndarray, depth: int, exclude: frozenset[str] = ...
+    ) -> list[SemanticHit]: ...
+
+    def within(
+        self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = ...
+    ) -> dict[str, SemanticHit]: ...
+
+
 class ShardedVectors:
     """Passage vectors of several shards; searches go to the shards in ``searched``."""
 
     def __init__(self, shards: Sequence[VectorIndex]) -> None:
         self.shards = list(shards)
+        # Who answers each shard's searches, on which threads: the shard itself, one
+        # thread per core, unless ``search_with``.
+        self.searchers: list[Searcher] = list(self.shards)
+        self._pool: Executor = _POOL
         self.dim = self.shards[0].dim
         self._shard_of = {a: i for i, shard in enumerate(self.shards) for a in shard.ids()}
         self.searched = list(range(len(self.shards)))
@@ -41,6 +58,15 @@ class ShardedVectors:
         view = copy.copy(self)  # shares the shards and what they remember
         view.searched, view.failed = list(searched), failed
         return view
+
+    def search_with(self, searchers: Sequence[Searcher], pool: Executor) -> None:
+        """Send each shard's searches to ``searchers`` (one per shard, in order), e.g.
+        replicas on a cluster, asked from ``pool``'s threads (a remote call waits on
+        the network, not on a core); the vectors' own reads (centroids, leads) stay
+        here."""
+        if len(searchers) != len(self.shards):
+            raise ValueError(f"{len(searchers)} searchers for {len(self.shards)} shards")
+        self.searchers, self._pool = list(searchers), pool
 
     def __len__(self) -> int:
         return len(self._shard_of)
@@ -127,12 +153,12 @@ class ShardedVectors:
         found = self._ask(lambda shard: shard.within(vector, threshold, exclude))
         return {a: hit for answer in found for a, hit in answer.items()}
 
-    def _ask(self, question: Callable[[VectorIndex], T]) -> list[T]:
+    def _ask(self, question: Callable[[Searcher], T]) -> list[T]:
         """Each searched shard's answer, in parallel; failures go to ``failed``."""
 
         def answer(index: int) -> T | None:
             try:
-                return question(self.shards[index])
+                return question(self.searchers[index])
             except Exception:
                 self.failed.add(index)
                 return None
@@ -140,5 +166,5 @@ class ShardedVectors:
         if len(self.searched) == 1:
             answers = [answer(self.searched[0])]
         else:
-            answers = list(_POOL.map(answer, self.searched))
+            answers = list(self._pool.map(answer, self.searched))
         return [a for a in answers if a is not None]
