@@ -94,10 +94,16 @@ class ShardSearcher:
                 self._open.popitem(last=False)
             return vectors
 
-    def search(
-        self, generation: str, shard: str, vector: np.ndarray, depth: int, exclude: frozenset[str]
-    ) -> list[SemanticHit]:
-        return self._vectors(generation, shard).search(vector, depth, exclude)
+    def nearest(
+        self,
+        generation: str,
+        shard: str,
+        vector: np.ndarray,
+        depth: int,
+        threshold: float | None,
+        exclude: frozenset[str],
+    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
+        return self._vectors(generation, shard).nearest(vector, depth, threshold, exclude)
 
     def within(
         self,
@@ -125,10 +131,14 @@ class RemoteShard:
         self._pool, self.name, self._generation, self._path = pool, name, generation, path
         self._local = local  # this generation's ids, to send only the exclusions that matter
 
-    def search(
-        self, vector: np.ndarray, depth: int, exclude: frozenset[str] = frozenset()
-    ) -> list[SemanticHit]:
-        return self._ask("search", vector, depth, self._mine(exclude))
+    def nearest(
+        self,
+        vector: np.ndarray,
+        depth: int,
+        threshold: float | None,
+        exclude: frozenset[str] = frozenset(),
+    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
+        return self._ask("nearest", vector, depth, threshold, self._mine(exclude))
 
     def within(
         self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()

@@ -27,9 +27,13 @@ class Searcher(Protocol):
     """What a search asks of one shard: a ``VectorIndex``, or its replicas elsewhere
     (``search.cluster.serving``)."""
 
-    def search(
-        self, vector: np.ndarray, depth: int, exclude: frozenset[str] = ...
-    ) -> list[SemanticHit]: ...
+    def nearest(
+        self,
+        vector: np.ndarray,
+        depth: int,
+        threshold: float | None,
+        exclude: frozenset[str] = ...,
+    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]: ...
 
     def within(
         self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = ...
