@@ -36,7 +36,11 @@ class PassageEmbedder:
     """One actor of the pool: the model, loaded once, and the passage settings."""
 
     def __init__(self, model: str, settings: dict[str, int | str]) -> None:
-        self.embedder: Embedder = load_embedder(model)
+        import ray
+
+        # An actor given a GPU (``num_gpus``) sees it as its only CUDA device.
+        device = "cuda" if ray.get_gpu_ids() else "cpu"
+        self.embedder: Embedder = load_embedder(model, device)
         self.settings = PassageSettings(**settings)  # type: ignore[arg-type]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

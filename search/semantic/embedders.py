@@ -64,9 +64,13 @@ class UniversalSentenceEncoder:
 
 
 class SentenceTransformerEmbedder:
-    """Any sentence-transformers model, by hub name or local folder (needs the ``st`` extra)."""
+    """Any sentence-transformers model, by hub name or local folder (needs the ``st`` extra).
 
-    def __init__(self, model: str) -> None:
+    ``device`` is torch's: ``cpu`` unless a cluster actor holds a GPU
+    (``rebuild --ray --gpus-per-worker``).
+    """
+
+    def __init__(self, model: str, device: str = "cpu") -> None:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -75,7 +79,7 @@ class SentenceTransformerEmbedder:
                 "pip install torch==2.13.0 'news-search[st]'"
             ) from exc
         try:
-            self._model = SentenceTransformer(model, device="cpu")
+            self._model = SentenceTransformer(model, device=device)
         except Exception as exc:  # hub, file and config errors all mean "cannot load"
             raise ModelError(f"cannot load sentence-transformers model {model!r}: {exc}") from exc
         self.name = model_name(model)
@@ -117,12 +121,13 @@ def model_name(model: str | None) -> str:
     return f"st:{path.resolve()}" if path.is_dir() else f"st:{name}"
 
 
-def load_embedder(model: str | None = None) -> Embedder:
-    """Load the embedder a model name stands for (see ``model_name``)."""
+def load_embedder(model: str | None = None, device: str = "cpu") -> Embedder:
+    """Load the embedder a model name stands for (see ``model_name``), on ``device``
+    where the model runs on torch (the packaged default runs on numpy only)."""
     name = model_name(model)
     if name == DEFAULT_MODEL:
         return UniversalSentenceEncoder()
-    return SentenceTransformerEmbedder(name.removeprefix("st:"))
+    return SentenceTransformerEmbedder(name.removeprefix("st:"), device)
 
 
 # A query longer than this is embedded in pieces of about this size, then averaged:
