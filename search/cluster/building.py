@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,14 +158,16 @@ class ClusterShardWrites:
         lost = sorted(p.name for p in building.iterdir() if p.name not in answered)
         shutil.rmtree(building)
         seconds = time.perf_counter() - started
+        per_node = Counter(shard.node[:NODE_CHARS] for shard in built)
         self.notify(
-            f"built {len(names)} shard(s) on {len({s.node for s in built})} node(s) in "
-            f"{seconds:.1f} s: "
-            + ", ".join(f"{n} on {s.node[:NODE_CHARS]}" for n, s in zip(names, built, strict=True))
+            f"built {len(names)} shard(s) on {len(per_node)} node(s) in {seconds:.1f} s ("
+            + ", ".join(f"{count} on {node}" for node, count in sorted(per_node.items()))
+            + ")"
         )
+        where = {name: shard.node[:NODE_CHARS] for name, shard in zip(names, built, strict=True)}
         for attempt in lost:
             name, node, _ = attempt.rsplit(".", 2)
-            self.notify(f"shard {name}: the attempt on {node} was lost and ran again")
+            self.notify(f"shard {name}: its node {node} was lost; built again on {where[name]}")
         return vectors
 
     def shards(self) -> list[ShardRef]:
