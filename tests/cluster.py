@@ -238,7 +238,7 @@ def _shard_node_loss(
         return 1
     lost = attempt.name.split(".")[1]
     survivor = next(iter(set(workers) - {lost}))
-    rebuilt = f"shard {largest}: its node {lost} was lost; built again on {survivor}"
+    rebuilt = f"shard {largest}: an attempt on {lost} was lost; built again on {survivor}"
     if rebuilt not in stderr:
         print(f"shard node loss: FAILED: no line {rebuilt!r}: {stderr}", flush=True)
         return 1

@@ -167,7 +167,8 @@ class ClusterShardWrites:
         where = {name: shard.node[:NODE_CHARS] for name, shard in zip(names, built, strict=True)}
         for attempt in lost:
             name, node, _ = attempt.rsplit(".", 2)
-            self.notify(f"shard {name}: its node {node} was lost; built again on {where[name]}")
+            again = where[name]
+            self.notify(f"shard {name}: an attempt on {node} was lost; built again on {again}")
         return vectors
 
     def shards(self) -> list[ShardRef]:
