@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import click
+from tqdm import tqdm
 
 from search.cli_options import (
     UserError,
@@ -36,6 +37,7 @@ from search.cli_options import (
     wait_option,
 )
 from search.cli_output import print_report, print_results, progress_bar
+from search.cluster.building import cluster_shard_sinks
 from search.cluster.embedding import cluster_embedding
 from search.cluster.serving import describe, serving_cluster
 from search.engine import Engine, shared_engine
@@ -127,6 +129,8 @@ def rebuild(
         cluster_embedding(ray_address, ray_workers, gpus_per_worker) as embed,
         progress_bar(paths) as (read, progress),
     ):
+        # On a cluster the shards are built there too, each by a task of its own.
+        sinks = cluster_shard_sinks(_notice) if embed is not None else None
         _engine, report = Engine.rebuild(
             paths,
             settings.index,
@@ -137,8 +141,14 @@ def rebuild(
             wait=wait,
             shard_by=shard_by,
             embed=embed,
+            shard_sinks=sinks,
         )
     print_report(report, "indexed")
+
+
+def _notice(line: str) -> None:
+    """A line on stderr above the progress bar."""
+    tqdm.write(line, file=sys.stderr)
 
 
 @main.command()

@@ -7,7 +7,9 @@ address, undisturbed; joined as ``auto`` with one worker node killed for
 good once the first results are back (its unfinished batches must be retried on
 the survivor); and ``news-search rebuild --ray HOST:PORT`` against a local
 rebuild of the same file (same shards and articles, vectors within 1e-5, same
-results). Prints one line per scenario; exits non-zero on the first mismatch.
+results), each shard built by a task on a worker node: once undisturbed, once with
+the node building the largest shard killed meanwhile. Prints one line per scenario;
+exits non-zero on the first mismatch.
 
 ``python -m tests.cluster serving`` runs ``serve --ray`` on such a cluster instead
 (``serving_scenario``).
@@ -30,6 +32,7 @@ import numpy as np
 
 from bench.cluster import (
     CORPUS,
+    LOOPBACK,
     corpus_sample,
     kill_node,
     local_cluster,
@@ -37,6 +40,7 @@ from bench.cluster import (
     whole_again,
 )
 from bench.serving import server
+from search.cluster.building import BUILDING_DIR, NODE_CHARS
 from search.cluster.connect import connect
 from search.cluster.embedding import embed_on_cluster
 from search.engine import Engine
@@ -54,6 +58,8 @@ LOSS_BATCH = 8
 SERVE_YEARS = ("2005", "2006", "2007")
 SERVE_PER_YEAR = 40
 RECOVERY_SECONDS = 60
+# A rebuild of the sample whose shard building loses a node (Ray notices in seconds).
+LOSS_REBUILD_SECONDS = 120
 API_KEY = "cluster-scenario-key"
 
 Pairs = list[tuple[Article, np.ndarray]]
@@ -164,30 +170,105 @@ def main() -> int:
         )
         if not check("node loss", articles, pairs, lambda: detail):
             return 1
-        return rebuild_scenario(articles, cluster.address)
+        return rebuild_scenario(articles, cluster)
 
 
-def rebuild_scenario(articles: list[Article], address: str) -> int:
-    """``rebuild --ray`` through the CLI, in a process of its own, against a local rebuild."""
+def rebuild_scenario(articles: list[Article], cluster: Any) -> int:
+    """``rebuild --ray`` through the CLI, in a process of its own, against a local
+    rebuild: on two worker nodes, each shard built by a task on one of them; then
+    again with the node building the largest shard killed meanwhile (its task must
+    run again on the other)."""
+    cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK)  # the lost one's successor
+    cluster.wait_for_nodes()
+    workers = {node.node_id[:NODE_CHARS]: node for node in cluster.worker_nodes}
     folder = Path(tempfile.mkdtemp(prefix="rebuild-"))
     source = folder / "articles.jsonl"
     lines = CORPUS.read_text(encoding="utf-8").splitlines()[: len(articles)]
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     Engine.rebuild([source], folder / "local")
-    command = [sys.executable, "-m", "search", "rebuild", str(source)]
-    command += ["--index", str(folder / "ray"), "--ray", address]
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - started
-    if done.returncode:
-        print(f"rebuild: FAILED: exit {done.returncode}: {done.stderr[-2000:]}", flush=True)
-        return 1
     queries = [article.title for article in articles[:: max(1, len(articles) // 5)]]
-    if problem := compare_indexes(folder / "local", folder / "ray", queries):
+    started = time.perf_counter()
+    done = subprocess.run(
+        _rebuild_command(source, folder / "ray", cluster.address),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if problem := _rebuilt(done, folder / "local", folder / "ray", queries):
         print(f"rebuild: FAILED: {problem}", flush=True)
         return 1
-    print(f"rebuild: --ray {address} in {seconds:.1f} s equals the local rebuild", flush=True)
+    nodes = _built_on(done.stderr)
+    if not nodes or not nodes <= set(workers):
+        print(f"rebuild: FAILED: shards not built on the worker nodes: {done.stderr}", flush=True)
+        return 1
+    print(
+        f"rebuild: --ray {cluster.address} in {seconds:.1f} s equals the local rebuild; "
+        f"its shards built by tasks on {len(nodes)} worker node(s)",
+        flush=True,
+    )
+    return _shard_node_loss(cluster, workers, source, folder, queries)
+
+
+def _shard_node_loss(
+    cluster: Any, workers: dict[str, Any], source: Path, folder: Path, queries: list[str]
+) -> int:
+    """``rebuild --ray`` with the node building the largest shard killed meanwhile."""
+    shards = Engine(folder / "local").stats()["shards"]
+    largest = max(shards, key=lambda shard: shard["articles"])["name"]
+    index = folder / "ray-loss"
+    command = _rebuild_command(source, index, cluster.address)
+    log = folder / "ray-loss.log"  # a file, not a pipe: nobody reads it until the end
+    with log.open("w", encoding="utf-8") as output:
+        run = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        attempt = None
+        while attempt is None and run.poll() is None:
+            attempt = next(index.glob(f"*/{BUILDING_DIR}/{largest}.*"), None)
+            time.sleep(0.02)
+        if attempt is not None:
+            kill_node(cluster, workers[attempt.name.split(".")[1]])
+        run.wait(timeout=LOSS_REBUILD_SECONDS)
+    stderr = log.read_text(encoding="utf-8")
+    done = subprocess.CompletedProcess(command, run.returncode, "", stderr)
+    if attempt is None:
+        print(f"shard node loss: FAILED: no attempt at shard {largest} seen", flush=True)
+        return 1
+    if problem := _rebuilt(done, folder / "local", index, queries):
+        print(f"shard node loss: FAILED: {problem}", flush=True)
+        return 1
+    lost = attempt.name.split(".")[1]
+    survivor = next(iter(set(workers) - {lost}))
+    rebuilt = f"shard {largest}: an attempt on {lost} was lost; built again on {survivor}"
+    if rebuilt not in stderr:
+        print(f"shard node loss: FAILED: no line {rebuilt!r}: {stderr}", flush=True)
+        return 1
+    print(
+        f"shard node loss: node {lost} killed while building shard {largest}; the task ran "
+        f"again on {survivor} and the index equals the local rebuild",
+        flush=True,
+    )
     return 0
+
+
+def _rebuild_command(source: Path, index: Path, address: str) -> list[str]:
+    command = [sys.executable, "-m", "search", "rebuild", str(source)]
+    return [*command, "--index", str(index), "--ray", address]
+
+
+def _rebuilt(
+    done: subprocess.CompletedProcess[str], local: Path, index: Path, queries: list[str]
+) -> str:
+    """What is wrong with a ``rebuild --ray`` run and its index ('' when nothing)."""
+    if done.returncode:
+        return f"exit {done.returncode}: {done.stderr[-2000:]}"
+    return compare_indexes(local, index, queries)
+
+
+def _built_on(progress: str) -> set[str]:
+    """The nodes (short ids) the rebuild's progress says its shards were built on."""
+    line = next((x for x in progress.splitlines() if x.startswith("built ")), "")
+    counts = line.partition(" (")[2].rstrip(")").split(", ")
+    return {count.rpartition(" on ")[2] for count in counts if " on " in count}
 
 
 def serving_scenario() -> int:

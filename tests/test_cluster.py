@@ -22,9 +22,10 @@ from search.cluster.connect import connect
 from search.errors import ClusterError
 from search.storage.folder import IndexFolder
 
-# Cluster start-ups (about 10 s each on 2 cores), local embedding of the sample, and
-# three embedding runs; the limit leaves room for a loaded machine.
-SCENARIO_SECONDS = 240
+# Cluster start-ups (about 10 s each on 2 cores), local embedding of the sample,
+# three embedding runs and two rebuilds on the cluster; the limit leaves room for a
+# loaded machine.
+SCENARIO_SECONDS = 300
 # A local build of 120 articles, a cluster, a server whose searchers start on it, a
 # node loss (up to 60 s) and a write.
 SERVING_SECONDS = 240
@@ -113,11 +114,11 @@ def test_serve_cluster_options_are_checked(
 
 
 @pytest.mark.slow
-def test_a_cluster_embeds_what_the_local_path_does_and_survives_a_lost_node() -> None:
+def test_a_cluster_rebuilds_as_the_local_path_does_and_survives_lost_nodes() -> None:
     result = isolated("tests.cluster", ["--articles", "200"], timeout=SCENARIO_SECONDS)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-4000:]}"
     # Ray prints its own notices of the lost node between the scenario's lines.
-    scenarios = ("local", "equal", "node loss", "rebuild")
+    scenarios = ("local", "equal", "node loss", "rebuild", "shard node loss")
     reported = [line.split(":")[0] for line in result.stdout.splitlines()]
     assert [name for name in reported if name in scenarios] == list(scenarios), result.stdout
 

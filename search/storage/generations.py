@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 from whoosh.util.times import long_to_datetime
 
 from search.errors import IndexDamaged, InputError
-from search.ingest.article import RecordError
+from search.ingest.article import Article, RecordError
 from search.ingest.duplicates import STORIES_FILE, Stories
 from search.ingest.indexing import BatchEmbedding, IndexingStats, Progress, index_articles
 from search.ingest.passages import PassageSettings
@@ -49,6 +50,22 @@ from search.storage.shards import (
     ShardWrites,
     shard_by,
 )
+
+
+class ShardSink(Protocol):
+    """Where a rebuild's articles go: ``ShardWrites`` here, or a cluster's
+    (``search.cluster.building``); ``finish`` returns each shard's saved vectors."""
+
+    def __enter__(self) -> ShardSink: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def upsert(self, article: Article) -> None: ...
+    def add_vectors(self, article: Article, matrix: np.ndarray) -> None: ...
+    def finish(self) -> Mapping[str, VectorIndex]: ...
+    def shards(self) -> list[ShardRef]: ...
+
+
+# A rebuild's shard sink for a generation folder, its sharding, dimension and passages.
+ShardSinks = Callable[[Path, ShardBy, int, PassageSettings], ShardSink]
 
 
 @dataclass
@@ -202,6 +219,7 @@ def build_generation(
     wait: float = 0.0,
     by: ShardBy = DEFAULT_SHARD_BY,
     embed: BatchEmbedding | None = None,
+    shard_sinks: ShardSinks | None = None,
 ) -> BuildReport:
     """Build a new generation from ``sources``, in shards ``by`` date, and switch
     ``folder`` to it.
@@ -210,7 +228,8 @@ def build_generation(
     rebuild leaves the index exactly as it was. ``report`` (when given) hears
     about every file and record as it is read, for progress and the summary.
     ``wait`` is how long to wait for another writer's lock. ``embed`` embeds
-    elsewhere (a Ray cluster) instead of in this machine's processes.
+    elsewhere (a Ray cluster) instead of in this machine's processes, and
+    ``shard_sinks`` builds the shards elsewhere instead of with ``ShardWrites`` here.
     """
     expand_sources(sources)  # a bad path fails here, before the lock is taken
     settings = settings or PassageSettings()
@@ -220,7 +239,8 @@ def build_generation(
         try:
             stories = Stories()
             articles = stories.grouped(read_articles(sources, report, mapping), report.copy_found)
-            with ShardWrites(target, by, embedder.dim, settings) as shards:
+            sinks: ShardSinks = shard_sinks or ShardWrites
+            with sinks(target, by, embedder.dim, settings) as shards:
                 stats = index_articles(
                     articles,
                     shards.upsert,
