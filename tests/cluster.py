@@ -185,8 +185,8 @@ def rebuild_scenario(articles: list[Article], cluster: Any) -> int:
     source = folder / "articles.jsonl"
     lines = CORPUS.read_text(encoding="utf-8").splitlines()[: len(articles)]
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    Engine.rebuild([source], folder / "local")
-    queries = [article.title for article in articles[:: max(1, len(articles) // 5)]]
+    Engine.rebuild([source], folder / "local", shard_by="year")
+    queries = [article.title for article in articles[:: max(1, len(articles) // 20)]]
     started = time.perf_counter()
     done = subprocess.run(
         _rebuild_command(source, folder / "ray", cluster.address),
@@ -251,7 +251,7 @@ def _shard_node_loss(
 
 
 def _rebuild_command(source: Path, index: Path, address: str) -> list[str]:
-    command = [sys.executable, "-m", "search", "rebuild", str(source)]
+    command = [sys.executable, "-m", "search", "rebuild", str(source), "--shard-by", "year"]
     return [*command, "--index", str(index), "--ray", address]
 
 

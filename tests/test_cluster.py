@@ -115,7 +115,7 @@ def test_serve_cluster_options_are_checked(
 
 @pytest.mark.slow
 def test_a_cluster_rebuilds_as_the_local_path_does_and_survives_lost_nodes() -> None:
-    result = isolated("tests.cluster", ["--articles", "200"], timeout=SCENARIO_SECONDS)
+    result = isolated("tests.cluster", ["--articles", "400"], timeout=SCENARIO_SECONDS)
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr[-4000:]}"
     # Ray prints its own notices of the lost node between the scenario's lines.
     scenarios = ("local", "equal", "node loss", "rebuild", "shard node loss")

@@ -107,8 +107,12 @@ class LexicalIndex:
     (``UnpicklingError``, "Block tag error" under concurrent queries).
     """
 
-    def __init__(self, folders: Path | Sequence[Path]) -> None:
+    def __init__(self, folders: Path | Sequence[Path], published: bool = False) -> None:
         self.folders = [folders] if isinstance(folders, Path) else list(folders)
+        # A published generation's folders never change (writes go through one
+        # shard's own ``LexicalIndex``), so its searchers are never checked for newer
+        # commits: Whoosh lists the folder for that, dozens of times per query.
+        self._published = published or len(self.folders) > 1
         # Without mmap: Whoosh copies every memory-mapped file it opens into a
         # BytesIO, so each thread's searcher held a private copy of the segment
         # (0.5 GB at 100k articles) on top of the mapped pages it touched.
@@ -153,19 +157,17 @@ class LexicalIndex:
 
     def _current(self) -> Searcher:
         searcher: Searcher | None = getattr(self._local, "searcher", None)
-        if len(self._indexes) > 1:
-            # Shards of a published generation, which never changes (writes go
-            # through one shard's own ``LexicalIndex``).
-            if searcher is None:
-                leaves = [r for ix in self._indexes for r, _ in ix.reader().leaf_readers()]
-                searcher = Searcher(MultiReader(leaves), weighting=scoring.BM25F())
-                self._local.searcher = searcher
+        if searcher is not None and (self._published or searcher.up_to_date()):
             return searcher
-        if searcher is None or not searcher.up_to_date():
-            # A brand-new searcher, not ``refresh()``: refresh reuses segment readers
-            # and misses deletions committed to an existing segment. The old searcher
-            # is left to the garbage collector, since a generator may still hold it.
-            searcher = self._local.searcher = self._index.searcher(weighting=scoring.BM25F())
+        # A brand-new searcher, not ``refresh()``: refresh reuses segment readers and
+        # misses deletions committed to an existing segment. The old searcher is left
+        # to the garbage collector, since a generator may still hold it.
+        if len(self._indexes) > 1:
+            leaves = [r for ix in self._indexes for r, _ in ix.reader().leaf_readers()]
+            searcher = Searcher(MultiReader(leaves), weighting=scoring.BM25F())
+        else:
+            searcher = self._index.searcher(weighting=scoring.BM25F())
+        self._local.searcher = searcher
         return searcher
 
     # -- writing -----------------------------------------------------------------------

@@ -103,7 +103,7 @@ class Generation:
         self.shards = self.manifest.shards
         paths = [folder / shard.path for shard in self.shards]
         lexical = [path / LEXICAL_DIR for path in paths]
-        self.lexical = open_part(folder, lexical[0], lambda: LexicalIndex(lexical))
+        self.lexical = open_part(folder, lexical[0], lambda: LexicalIndex(lexical, published=True))
         self.vectors = ShardedVectors([_load_vectors(folder, path) for path in paths])
         self.shard_starts = self.lexical.shard_starts()
         # None for a generation written before tables existed: similar articles then
