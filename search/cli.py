@@ -39,10 +39,11 @@ from search.cli_options import (
 from search.cli_output import print_report, print_results, progress_bar
 from search.cluster.building import cluster_shard_sinks
 from search.cluster.embedding import cluster_embedding
+from search.cluster.reading import cluster_reading
 from search.cluster.serving import describe, serving_cluster
 from search.engine import Engine, shared_engine
 from search.errors import IndexDamaged, SearchError
-from search.ingest.readers import read_stream
+from search.ingest.readers import read_articles, read_stream
 from search.retrieval.filters import Filters
 from search.retrieval.fusion import DEFAULT_FUSION, FUSIONS
 from search.retrieval.results import MODES, Mode, Sort
@@ -129,8 +130,10 @@ def rebuild(
         cluster_embedding(ray_address, ray_workers, gpus_per_worker) as embed,
         progress_bar(paths) as (read, progress),
     ):
-        # On a cluster the shards are built there too, each by a task of its own.
-        sinks = cluster_shard_sinks(_notice) if embed is not None else None
+        # On a cluster the files are read and the shards built there too, a task each.
+        cluster = embed is not None
+        reading = cluster_reading(_notice) if cluster else read_articles
+        sinks = cluster_shard_sinks(_notice) if cluster else None
         _engine, report = Engine.rebuild(
             paths,
             settings.index,
@@ -142,6 +145,7 @@ def rebuild(
             shard_by=shard_by,
             embed=embed,
             shard_sinks=sinks,
+            read_sources=reading,
         )
     print_report(report, "indexed")
 

@@ -136,9 +136,10 @@ def cluster_options(command: F) -> F:
             "ray_address",
             default=None,
             metavar="ADDRESS",
-            help="Embed and build the shards on a Ray cluster: 'auto' (the one `ray "
-            "start` left here), HOST:PORT of its head, or 'local' (start one on this "
-            "machine). Every node must see the index folder. Needs the cluster extra.",
+            help="Read the sources, embed and build the shards on a Ray cluster: 'auto' "
+            "(the one `ray start` left here), HOST:PORT of its head, or 'local' (start "
+            "one on this machine). Every node must see the sources and the index "
+            "folder. Needs the cluster extra.",
         ),
         click.option(
             "--ray-workers",

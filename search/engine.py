@@ -52,7 +52,13 @@ from search.semantic.embedders import Embedder, embed_query, load_embedder, mode
 from search.semantic.grounding import ExpansionSettings
 from search.semantic.ranking import SemanticSettings
 from search.storage.folder import IndexFolder
-from search.storage.generations import BuildReport, Generation, ShardSinks, build_generation
+from search.storage.generations import (
+    BuildReport,
+    Generation,
+    ShardSinks,
+    SourceReading,
+    build_generation,
+)
 from search.storage.manifest import Manifest
 from search.storage.shards import DEFAULT_SHARD_BY, ShardBy
 from search.storage.writes import write_generation
@@ -180,6 +186,7 @@ class Engine:
         shard_by: ShardBy = DEFAULT_SHARD_BY,
         embed: BatchEmbedding | None = None,
         shard_sinks: ShardSinks | None = None,
+        read_sources: SourceReading = read_articles,
     ) -> tuple[Engine, BuildReport]:
         """Build a new generation from ``sources``, in shards ``shard_by`` date, and
         switch to it atomically.
@@ -188,8 +195,9 @@ class Engine:
         rebuild leaves the index exactly as it was. ``mapping`` names fields the
         readers do not know (``{"body": "Inhalt"}``); ``read`` collects what was read;
         ``wait`` is how long to wait for another writer's lock; ``embed`` is a
-        cluster's embedding step (``search.cluster.embedding``) and ``shard_sinks``
-        its shard building (``search.cluster.building``).
+        cluster's embedding step (``search.cluster.embedding``), ``shard_sinks``
+        its shard building (``search.cluster.building``) and ``read_sources`` its
+        reading (``search.cluster.reading``).
         """
         embedder = embedder or load_embedder(model)
         folder = IndexFolder(path)
@@ -205,6 +213,7 @@ class Engine:
             shard_by,
             embed,
             shard_sinks,
+            read_sources,
         )
         return cls(path, embedder=embedder), report
 

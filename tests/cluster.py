@@ -6,9 +6,10 @@ cluster (a head and two one-CPU worker nodes on 127.0.0.1) joined by its
 address, undisturbed; joined as ``auto`` with one worker node killed for
 good once the first results are back (its unfinished batches must be retried on
 the survivor); and ``news-search rebuild --ray HOST:PORT`` against a local
-rebuild of the same file (same shards and articles, vectors within 1e-5, same
-results), each shard built by a task on a worker node: once undisturbed, once with
-the node building the largest shard killed meanwhile. Prints one line per scenario;
+rebuild of the same files (same shards and articles, vectors within 1e-5, same
+results, the same reading summary), each file read and each shard built by a task
+on a worker node: once undisturbed, once with the node building the largest shard
+killed meanwhile. Prints one line per scenario;
 exits non-zero on the first mismatch.
 
 ``python -m tests.cluster serving`` runs ``serve --ray`` on such a cluster instead
@@ -18,6 +19,7 @@ exits non-zero on the first mismatch.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -175,17 +177,15 @@ def main() -> int:
 
 def rebuild_scenario(articles: list[Article], cluster: Any) -> int:
     """``rebuild --ray`` through the CLI, in a process of its own, against a local
-    rebuild: on two worker nodes, each shard built by a task on one of them; then
-    again with the node building the largest shard killed meanwhile (its task must
-    run again on the other)."""
+    rebuild of the same source files: on two worker nodes, each file read and each
+    shard built by a task on one of them; then again with the node building the
+    largest shard killed meanwhile (its task must run again on the other)."""
     cluster.add_node(num_cpus=1, node_ip_address=LOOPBACK)  # the lost one's successor
     cluster.wait_for_nodes()
     workers = {node.node_id[:NODE_CHARS]: node for node in cluster.worker_nodes}
     folder = Path(tempfile.mkdtemp(prefix="rebuild-"))
-    source = folder / "articles.jsonl"
-    lines = CORPUS.read_text(encoding="utf-8").splitlines()[: len(articles)]
-    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    Engine.rebuild([source], folder / "local", shard_by="year")
+    source = _source_files(folder / "sources", len(articles))
+    _engine, local = Engine.rebuild([source], folder / "local", shard_by="year")
     queries = [article.title for article in articles[:: max(1, len(articles) // 20)]]
     started = time.perf_counter()
     done = subprocess.run(
@@ -198,13 +198,18 @@ def rebuild_scenario(articles: list[Article], cluster: Any) -> int:
     if problem := _rebuilt(done, folder / "local", folder / "ray", queries):
         print(f"rebuild: FAILED: {problem}", flush=True)
         return 1
-    nodes = _built_on(done.stderr)
-    if not nodes or not nodes <= set(workers):
-        print(f"rebuild: FAILED: shards not built on the worker nodes: {done.stderr}", flush=True)
+    if local.read.table() not in done.stderr:
+        print(f"rebuild: FAILED: not the local reading summary: {done.stderr}", flush=True)
         return 1
+    readers, builders = _ran_on(done.stderr, "read "), _ran_on(done.stderr, "built ")
+    for what, nodes in (("files not read", readers), ("shards not built", builders)):
+        if not nodes or not nodes <= set(workers):
+            print(f"rebuild: FAILED: {what} on the worker nodes: {done.stderr}", flush=True)
+            return 1
     print(
         f"rebuild: --ray {cluster.address} in {seconds:.1f} s equals the local rebuild; "
-        f"its shards built by tasks on {len(nodes)} worker node(s)",
+        f"its {len(list(source.iterdir()))} files read by tasks on {len(readers)} and its "
+        f"shards built by tasks on {len(builders)} worker node(s)",
         flush=True,
     )
     return _shard_node_loss(cluster, workers, source, folder, queries)
@@ -264,9 +269,25 @@ def _rebuilt(
     return compare_indexes(local, index, queries)
 
 
-def _built_on(progress: str) -> set[str]:
-    """The nodes (short ids) the rebuild's progress says its shards were built on."""
-    line = next((x for x in progress.splitlines() if x.startswith("built ")), "")
+def _source_files(folder: Path, count: int) -> Path:
+    """The first ``count`` articles of the corpus in four files of ``folder``: three
+    JSONL files and one JSON array, read in name order."""
+    lines = CORPUS.read_text(encoding="utf-8").splitlines()[:count]
+    folder.mkdir()
+    for part in range(4):
+        chunk = lines[part * count // 4 : (part + 1) * count // 4]
+        if part == 2:
+            text = json.dumps([json.loads(line) for line in chunk], ensure_ascii=False)
+            (folder / f"part-{part}.json").write_text(text, encoding="utf-8")
+        else:
+            (folder / f"part-{part}.jsonl").write_text("\n".join(chunk) + "\n", encoding="utf-8")
+    return folder
+
+
+def _ran_on(progress: str, start: str) -> set[str]:
+    """The nodes (short ids) the rebuild's progress line beginning ``start`` names
+    ("read 4 file(s) on 2 node(s) (3 on abcd1234, 1 on ...)")."""
+    line = next((x for x in progress.splitlines() if x.startswith(start)), "")
     counts = line.partition(" (")[2].rstrip(")").split(", ")
     return {count.rpartition(" on ")[2] for count in counts if " on " in count}
 

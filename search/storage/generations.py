@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,6 +66,10 @@ class ShardSink(Protocol):
 
 # A rebuild's shard sink for a generation folder, its sharding, dimension and passages.
 ShardSinks = Callable[[Path, ShardBy, int, PassageSettings], ShardSink]
+# A rebuild's reading: ``read_articles`` here, or a cluster's (``search.cluster.reading``).
+SourceReading = Callable[
+    [Sequence[str | Path], ReadReport, Mapping[str, str] | None], Iterator[Article]
+]
 
 
 @dataclass
@@ -220,6 +224,7 @@ def build_generation(
     by: ShardBy = DEFAULT_SHARD_BY,
     embed: BatchEmbedding | None = None,
     shard_sinks: ShardSinks | None = None,
+    read_sources: SourceReading = read_articles,
 ) -> BuildReport:
     """Build a new generation from ``sources``, in shards ``by`` date, and switch
     ``folder`` to it.
@@ -229,7 +234,9 @@ def build_generation(
     about every file and record as it is read, for progress and the summary.
     ``wait`` is how long to wait for another writer's lock. ``embed`` embeds
     elsewhere (a Ray cluster) instead of in this machine's processes, and
-    ``shard_sinks`` builds the shards elsewhere instead of with ``ShardWrites`` here.
+    ``shard_sinks`` builds the shards elsewhere instead of with ``ShardWrites`` here;
+    ``read_sources`` reads the sources elsewhere (its articles in the order and
+    with the report ``read_articles`` gives).
     """
     expand_sources(sources)  # a bad path fails here, before the lock is taken
     settings = settings or PassageSettings()
@@ -238,7 +245,7 @@ def build_generation(
         target = folder.new_generation()
         try:
             stories = Stories()
-            articles = stories.grouped(read_articles(sources, report, mapping), report.copy_found)
+            articles = stories.grouped(read_sources(sources, report, mapping), report.copy_found)
             sinks: ShardSinks = shard_sinks or ShardWrites
             with sinks(target, by, embedder.dim, settings) as shards:
                 stats = index_articles(
