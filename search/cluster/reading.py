@@ -21,7 +21,7 @@ from typing import Any
 from search.cluster.building import NODE_CHARS, TASK_RETRIES, Notify
 from search.errors import ClusterError
 from search.ingest.article import Article, RecordError
-from search.ingest.readers import ReadReport, expand_sources, read_stream
+from search.ingest.readers import ReadReport, duplicate_message, expand_sources, read_stream
 from search.storage.generations import SourceReading
 
 # Tasks submitted ahead of the file the driver is merging, per CPU of the cluster.
@@ -114,7 +114,7 @@ def _merge(part: FileRead, report: ReadReport, seen: dict[str, str]) -> Iterator
         flushed = before
         if article.id in seen:
             line, at = _position(part.name, place)
-            message = f"duplicate id {article.id!r} (first at {seen[article.id]})"
+            message = duplicate_message(article.id, seen[article.id])
             message = f"{at}: {message}" if at else message
             report.errors.append(RecordError(part.name, line, message))
             report.accepted -= 1

@@ -254,7 +254,7 @@ def read_stream(
                 continue
             where = f"{name}:{item.line}" if item.line is not None else f"{name} {item.at or ''}"
             if article.id in seen:
-                message = f"duplicate id {article.id!r} (first at {seen[article.id]})"
+                message = duplicate_message(article.id, seen[article.id])
                 report.errors.append(RecordError(name, item.line, _at(item, message)))
                 count.rejected += 1
                 continue
@@ -268,6 +268,11 @@ def read_stream(
     finally:
         if count is not None:
             count.bytes += counting.position
+
+
+def duplicate_message(article_id: str, first: str) -> str:
+    """The error for an id read before, at ``first`` (a file and its line or place)."""
+    return f"duplicate id {article_id!r} (first at {first})"
 
 
 def _claims_a_format(name: str) -> bool:
