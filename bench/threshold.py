@@ -51,7 +51,7 @@ def match_count(engine: Engine, query: str, threshold: float) -> int:
     generation = engine._current()
     plan = make_plan(query, "semantic", generation.lexical)
     vector = query_vector(plan, generation, engine._embed, engine.expansion)
-    return len(generation.vectors.within(vector, threshold))
+    return len(generation.vectors.nearest(vector, 0, threshold)[1])
 
 
 def main() -> None:

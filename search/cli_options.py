@@ -43,9 +43,7 @@ def filter_options(command: F) -> F:
         click.option("--category", multiple=True, help="Only this category (repeatable)."),
         click.option("--language", multiple=True, help="Only this language (repeatable)."),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _stacked(command, options)
 
 
 def parse_filters(options: dict[str, Any]) -> Filters:
@@ -128,6 +126,13 @@ offset_option = click.option(
 )
 
 
+def _stacked(command: F, options: list[Callable[[F], F]]) -> F:
+    """``command`` with ``options``, listed in ``--help`` in the order given."""
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def cluster_options(command: F) -> F:
     """``--ray``, ``--ray-workers`` and ``--gpus-per-worker``: embed on a Ray cluster."""
     options = [
@@ -156,9 +161,7 @@ def cluster_options(command: F) -> F:
             help="GPUs each embedding actor holds (fractions share a GPU).",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _stacked(command, options)
 
 
 def serve_cluster_options(command: F) -> F:
@@ -181,6 +184,4 @@ def serve_cluster_options(command: F) -> F:
             "[default: 1].",
         ),
     ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    return _stacked(command, options)

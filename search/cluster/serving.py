@@ -105,16 +105,6 @@ class ShardSearcher:
     ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
         return self._vectors(generation, shard).nearest(vector, depth, threshold, exclude)
 
-    def within(
-        self,
-        generation: str,
-        shard: str,
-        vector: np.ndarray,
-        threshold: float,
-        exclude: frozenset[str],
-    ) -> dict[str, SemanticHit]:
-        return self._vectors(generation, shard).within(vector, threshold, exclude)
-
 
 def _identity(path: Path) -> tuple[int, int]:
     stat = os.stat(path)
@@ -139,11 +129,6 @@ class RemoteShard:
         exclude: frozenset[str] = frozenset(),
     ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
         return self._ask("nearest", vector, depth, threshold, self._mine(exclude))
-
-    def within(
-        self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()
-    ) -> dict[str, SemanticHit]:
-        return self._ask("within", vector, threshold, self._mine(exclude))
 
     def _mine(self, exclude: frozenset[str]) -> frozenset[str]:
         """The exclusions among this shard's articles: only those travel."""

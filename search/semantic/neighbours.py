@@ -27,6 +27,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -89,6 +90,12 @@ class NeighbourTable:
 
     def __post_init__(self) -> None:
         self._position = {article_id: i for i, article_id in enumerate(self.ids)}
+
+    @cached_property
+    def _named(self) -> np.ndarray:
+        """Each article's stored name, then "no neighbour" for position -1: hashed
+        once per table, not once per shard saved."""
+        return np.append(article_keys(self.ids, self.salt), np.uint64(_NONE))
 
     @classmethod
     def build(cls, vectors: ShardedVectors, k: int = NEIGHBOURS, salt: int = 0) -> NeighbourTable:
@@ -156,9 +163,8 @@ class NeighbourTable:
         """Write the rows of ``ids`` (one shard's articles) into ``folder``, naming
         their neighbours by their stored names. Written beside the final name, then
         renamed: the file there may be a hard link of the previous generation's."""
-        keys = np.append(article_keys(self.ids, self.salt), np.uint64(_NONE))  # -1: none
         rows = np.array([self._position[i] for i in ids], dtype=np.int64)
-        table = keys[self.table[rows]] if len(rows) else np.zeros((0, self.table.shape[1]))
+        table = self._named[self.table[rows]] if len(rows) else np.zeros((0, self.table.shape[1]))
         temporary = folder / f"{NEIGHBOURS_FILE}.tmp.npz"
         np.savez(
             temporary,

@@ -35,10 +35,6 @@ class Searcher(Protocol):
         exclude: frozenset[str] = ...,
     ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]: ...
 
-    def within(
-        self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = ...
-    ) -> dict[str, SemanticHit]: ...
-
 
 class ShardedVectors:
     """Passage vectors of several shards; searches go to the shards in ``searched``."""
@@ -143,19 +139,13 @@ class ShardedVectors:
         threshold: float | None,
         exclude: frozenset[str] = frozenset(),
     ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
-        """The ``depth`` nearest articles and, for a ``threshold``, every article
-        ``within`` it, from one question to each shard (``VectorIndex.nearest``)."""
+        """The ``depth`` nearest articles and, for a ``threshold``, the articles whose
+        best passage is more similar (the semantic matches), from one question to each
+        shard (``VectorIndex.nearest``)."""
         found = self._ask(lambda shard: shard.nearest(vector, depth, threshold, exclude))
         hits = [hit for nearest, _matches in found for hit in nearest]
         matches = {a: hit for _nearest, answer in found for a, hit in answer.items()}
         return sorted(hits, key=lambda h: (-h.score, h.article_id))[:depth], matches
-
-    def within(
-        self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()
-    ) -> dict[str, SemanticHit]:
-        """Every article whose best passage is more than ``threshold`` similar."""
-        found = self._ask(lambda shard: shard.within(vector, threshold, exclude))
-        return {a: hit for answer in found for a, hit in answer.items()}
 
     def _ask(self, question: Callable[[Searcher], T]) -> list[T]:
         """Each searched shard's answer, in parallel; failures go to ``failed``."""
