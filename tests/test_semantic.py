@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from search.semantic.ranking import SemanticSettings, rank_articles
+from search.semantic.sharded import ShardedVectors
 from search.semantic.vectors import VectorIndex
 
 
@@ -15,21 +16,21 @@ def _unit(*rows: list[float]) -> np.ndarray:
 
 
 @pytest.fixture
-def lead_or_deep() -> VectorIndex:
+def lead_or_deep() -> ShardedVectors:
     """Two articles with an equally good best passage: one in its lead, one deep inside."""
     index = VectorIndex(3)
     index.add("lead", _unit([1, 0.1, 0], [0, 1, 0], [0, 0, 1]))
     index.add("deep", _unit([0, 1, 0], [0, 0, 1], [1, 0.1, 0]))
-    return index
+    return ShardedVectors([index])
 
 
-def test_known_keywords_rank_by_best_passage_alone(lead_or_deep: VectorIndex) -> None:
+def test_known_keywords_rank_by_best_passage_alone(lead_or_deep: ShardedVectors) -> None:
     query = _unit([1, 0.1, 0])[0]
     hits, _ = rank_articles(lead_or_deep, query, 2, SemanticSettings(), keywords=True)
     assert hits[0].score == pytest.approx(hits[1].score)
 
 
-def test_foreign_keywords_lean_on_the_lead(lead_or_deep: VectorIndex) -> None:
+def test_foreign_keywords_lean_on_the_lead(lead_or_deep: ShardedVectors) -> None:
     query = _unit([1, 0.1, 0])[0]
     settings = SemanticSettings()
     hits, _ = rank_articles(lead_or_deep, query, 2, settings, keywords=True, known_share=0.0)
@@ -40,7 +41,7 @@ def test_foreign_keywords_lean_on_the_lead(lead_or_deep: VectorIndex) -> None:
     assert hits[1].score == pytest.approx((1 - lead) + lead * deep_lead_cosine, abs=1e-5)
 
 
-def test_prose_blends_passage_lead_and_centroid(lead_or_deep: VectorIndex) -> None:
+def test_prose_blends_passage_lead_and_centroid(lead_or_deep: ShardedVectors) -> None:
     query = _unit([1, 0.1, 0])[0]
     settings = SemanticSettings()
     hits = {h.article_id: h.score for h in rank_articles(lead_or_deep, query, 2, settings)[0]}

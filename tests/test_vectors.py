@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.semantic.vectors import VectorIndex
+from search.semantic.sharded import ShardedVectors
+from search.semantic.vectors import Nearest, VectorIndex
 
 DIM = 48
 ARTICLES = 1500
@@ -128,10 +129,10 @@ def test_the_centroid_cache_keeps_only_the_most_recently_used(
     index.centroid("a1")
     index.centroid("a0")  # used again: a1 is now the least recently used
     index.centroid("a2")
-    assert list(index._centroids) == ["a0", "a2"]
+    assert list(index.centroids) == ["a0", "a2"]
     np.testing.assert_array_equal(index.centroid("a0"), first)
     index.add("a0", clustered["a1"])  # a replaced article drops its cached centroid
-    assert "a0" not in index._centroids
+    assert "a0" not in list(index.centroids)
     np.testing.assert_allclose(index.centroid("a0"), index.centroid("a1"))
 
 
@@ -144,9 +145,10 @@ def test_one_pass_of_an_exact_index_finds_what_a_range_search_finds(
     index = _index(clustered)
     exclude = frozenset({"a1", "a2"})
     for query in [*_unit(np.random.default_rng(9).standard_normal((5, DIM))), clustered["a3"][0]]:
-        hits, matches = index.nearest(query, 10, threshold, exclude)
-        assert hits == index.search(query, 10, exclude)
-        assert matches == index.within(query, threshold, exclude)
+        answer = index.nearest(query, 10, threshold, exclude)
+        matches = answer.take(slice(answer.above(threshold))).hits()
+        assert answer.hits(10) == index.search(query, 10, exclude)
+        assert {hit.article_id: hit for hit in matches} == index.within(query, threshold, exclude)
 
 
 def test_one_walk_of_a_graph_finds_its_matches_among_the_walks_candidates(
@@ -156,8 +158,57 @@ def test_one_walk_of_a_graph_finds_its_matches_among_the_walks_candidates(
     graph = _index(clustered)
     graph.optimize(exact_max=1000)
     query = clustered["a3"][0]
-    hits, matches = graph.nearest(query, 10, 0.9, frozenset())
+    answer = graph.nearest(query, 10, 0.9, frozenset())
+    matches = {hit.article_id: hit for hit in answer.take(slice(answer.above(0.9))).hits()}
     truth = exact.within(query, 0.9)
-    assert [h.article_id for h in hits] == _top(graph, query)
+    assert [h.article_id for h in answer.hits(10)] == _top(graph, query)
     assert all(hit.score > 0.9 for hit in matches.values())
     assert len(set(matches) & set(truth)) >= 0.98 * len(truth)
+
+
+@pytest.mark.parametrize("threshold", [None, 0.6])
+def test_shards_asked_for_their_share_answer_as_if_each_was_asked_for_all(
+    clustered: dict[str, np.ndarray], threshold: float | None
+) -> None:
+    """One shard holds every article near the query, so its share (67 of 100, whose
+    two passages each fill the 134 passages it reads) is not enough and it is asked
+    again; the others answer their share once."""
+    query = clustered["a3"][0]
+    near = sorted(clustered, key=lambda a: -float(np.max(clustered[a][:2] @ query)))
+    close, far = near[:300], near[300:]
+    parts = [
+        {a: clustered[a][:2] for a in close},
+        *({a: clustered[a] for a in far[i::2]} for i in (0, 1)),
+    ]
+    shards = [_index(part) for part in parts]
+    asked: list[int] = []
+    for shard in shards:
+        own = shard.nearest
+
+        def counted(*args: object, own: object = own) -> Nearest:
+            asked.append(int(args[1]))  # type: ignore[call-overload]
+            return own(*args)  # type: ignore[operator,no-any-return]
+
+        shard.nearest = counted  # type: ignore[method-assign]
+    hits, matches = ShardedVectors(shards).nearest(query, 100, threshold)
+    assert sorted(asked) == [67, 67, 67, 100]  # a share each, then all of the depth once
+    every = Nearest.merged([shard.nearest(query, 100, threshold) for shard in shards])
+    assert hits == every.hits(100)
+    assert [h.article_id for h in hits[:50]] == near[:50]
+    if threshold is not None:
+        truth = {h.article_id for h in every.take(slice(every.above(threshold))).hits()}
+        assert set(matches) == truth and truth
+
+
+def test_the_shards_of_an_archive_share_one_centroid_bound(
+    clustered: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("search.semantic.vectors.CACHED_CENTROIDS", 2)
+    shards = [
+        _index({"a0": clustered["a0"]}),
+        _index({"a1": clustered["a1"], "a2": clustered["a2"]}),
+    ]
+    archive = ShardedVectors(shards)
+    for article_id in ("a0", "a1", "a2"):
+        archive.centroid(article_id)
+    assert list(shards[0].centroids) == list(shards[1].centroids) == ["a1", "a2"]

@@ -31,7 +31,7 @@ import numpy as np
 
 from search.cluster.connect import connect
 from search.errors import ClusterError, SearchError
-from search.semantic.vectors import KEYS_FILE, VECTORS_FILE, SemanticHit, VectorIndex
+from search.semantic.vectors import KEYS_FILE, VECTORS_FILE, Nearest, VectorIndex
 from search.storage.generations import Generation
 
 # Seconds one replica has to answer a search before the next one is asked; a shard
@@ -102,7 +102,7 @@ class ShardSearcher:
         depth: int,
         threshold: float | None,
         exclude: frozenset[str],
-    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
+    ) -> Nearest:
         return self._vectors(generation, shard).nearest(vector, depth, threshold, exclude)
 
 
@@ -127,7 +127,7 @@ class RemoteShard:
         depth: int,
         threshold: float | None,
         exclude: frozenset[str] = frozenset(),
-    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
+    ) -> Nearest:
         return self._ask("nearest", vector, depth, threshold, self._mine(exclude))
 
     def _mine(self, exclude: frozenset[str]) -> frozenset[str]:

@@ -16,7 +16,13 @@ from typing import Protocol, TypeVar
 
 import numpy as np
 
-from search.semantic.vectors import SemanticHit, VectorIndex
+from search.semantic.vectors import (
+    CentroidCache,
+    Nearest,
+    SemanticHit,
+    VectorIndex,
+    graph_breadth,
+)
 
 T = TypeVar("T")
 # One pool for every search of the process: a thread per core is all FAISS can use.
@@ -33,7 +39,7 @@ class Searcher(Protocol):
         depth: int,
         threshold: float | None,
         exclude: frozenset[str] = ...,
-    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]: ...
+    ) -> Nearest: ...
 
 
 class ShardedVectors:
@@ -41,6 +47,9 @@ class ShardedVectors:
 
     def __init__(self, shards: Sequence[VectorIndex]) -> None:
         self.shards = list(shards)
+        centroids = CentroidCache()
+        for shard in self.shards:
+            shard.centroids = centroids
         # Who answers each shard's searches, on which threads: the shard itself, one
         # thread per core, unless ``search_with``.
         self.searchers: list[Searcher] = list(self.shards)
@@ -141,14 +150,56 @@ class ShardedVectors:
     ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
         """The ``depth`` nearest articles and, for a ``threshold``, the articles whose
         best passage is more similar (the semantic matches), from one question to each
-        shard (``VectorIndex.nearest``)."""
-        found = self._ask(lambda shard: shard.nearest(vector, depth, threshold, exclude))
-        hits = [hit for nearest, _matches in found for hit in nearest]
-        matches = {a: hit for _nearest, answer in found for a, hit in answer.items()}
-        return sorted(hits, key=lambda h: (-h.score, h.article_id))[:depth], matches
+        shard (``VectorIndex.nearest``).
 
-    def _ask(self, question: Callable[[Searcher], T]) -> list[T]:
-        """Each searched shard's answer, in parallel; failures go to ``failed``."""
+        Each shard is first asked for its share of ``depth`` (twice the even share),
+        which costs a graph shard one walk of its usual breadth instead of one as wide
+        as ``depth``. A shard whose last answer still ranks among the best ``depth`` of
+        all may hold more, and only such a shard is asked again for all ``depth``: the
+        answer is what asking every shard for ``depth`` gives, as Elasticsearch's
+        kNN search asks each shard for ``k`` but with most shards asked for less.
+        """
+        searched = len(self.searched)
+        share = depth if searched <= 1 else min(depth, max(-(-2 * depth // searched), 16))
+        found = self._ask(lambda shard: shard.nearest(vector, share, threshold, exclude))
+        if share < depth:
+            merged = Nearest.merged(list(found.values()))
+            cutoff = merged.rank_of(depth - 1) if len(merged) >= depth else None
+            again = [
+                i
+                for i, answer in found.items()
+                if len(answer) >= share and (cutoff is None or answer.rank_of(-1) <= cutoff)
+            ]
+            if again:
+                found.update(
+                    self._ask(lambda shard: shard.nearest(vector, depth, threshold, exclude), again)
+                )
+        hits = Nearest.merged(list(found.values())).hits(depth)
+        return hits, {} if threshold is None else self._matches(found, threshold, depth)
+
+    def _matches(
+        self, found: dict[int, Nearest], threshold: float, depth: int
+    ) -> dict[str, SemanticHit]:
+        """The shards' matches: an exact shard's are all its articles above the
+        threshold; graph shards' are their walks' candidates above it, of which the
+        best are kept, as many as one walk over all their vectors would keep. So the
+        count does not grow with the number of shards, each walking its own breadth."""
+        graphs = [i for i in found if not self.shards[i].exact]
+        kept = [found[i].take(slice(found[i].above(threshold))) for i in found]
+        matches = [answer for i, answer in zip(found, kept, strict=True) if i not in graphs]
+        if graphs:
+            passages = sum(self.shards[i].vector_count for i in graphs)
+            walked = [answer for i, answer in zip(found, kept, strict=True) if i in graphs]
+            matches.append(
+                Nearest.merged(walked).take(slice(max(depth * 2, graph_breadth(passages))))
+            )
+        return {hit.article_id: hit for answer in matches for hit in answer.hits()}
+
+    def _ask(
+        self, question: Callable[[Searcher], T], shards: Sequence[int] | None = None
+    ) -> dict[int, T]:
+        """Each shard's answer (by default each searched shard's), in parallel; a shard
+        that fails goes to ``failed`` and has no answer."""
 
         def answer(index: int) -> T | None:
             try:
@@ -157,8 +208,6 @@ class ShardedVectors:
                 self.failed.add(index)
                 return None
 
-        if len(self.searched) == 1:
-            answers = [answer(self.searched[0])]
-        else:
-            answers = list(self._pool.map(answer, self.searched))
-        return [a for a in answers if a is not None]
+        asked = self.searched if shards is None else list(shards)
+        answers = [answer(asked[0])] if len(asked) == 1 else list(self._pool.map(answer, asked))
+        return {i: a for i, a in zip(asked, answers, strict=True) if a is not None}

@@ -6,9 +6,10 @@ rebuilt from the key alone, and a passage hit names its article without a lookup
 table per passage.
 
 Small indexes are exact (a flat scan). A flat scan reads every vector per query,
-which costs tens of milliseconds from about 40k passages on (and hundreds at
-100k articles), so ``optimize`` moves a larger index to an HNSW graph, which visits
-a few thousand vectors per query, over vectors stored as one byte per dimension
+and past about 10k passages an HNSW graph is faster (half the time at 10k, a sixth
+at 40k, with recall@10 0.98-0.99 against the scan) and a third of the memory, so
+``optimize`` moves a larger index to a graph, which visits a few thousand vectors
+per query, over vectors stored as one byte per dimension
 (FAISS's 8-bit scalar quantizer): a quarter of float32's memory, which is what
 let a 100k archive serve in under 1 GB, at recall@10 measured in
 docs/benchmarks.md. An IVF was measured too and lost: on these
@@ -26,7 +27,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,7 +37,7 @@ import numpy as np
 PASSAGE_BITS = 10
 VECTORS_FILE = "vectors.faiss"
 KEYS_FILE = "vectors.json"
-EXACT_MAX_PASSAGES = 40_000
+EXACT_MAX_PASSAGES = 10_000
 # Graph degree and search breadths, tuned on real passage vectors for recall@10
 # >= 0.98 against exact search at 100k articles (680k passages: docs/benchmarks.md).
 # Built with efConstruction 40 the graph gave 0.937 there at efSearch 400 and 0.976
@@ -46,14 +47,110 @@ HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 120
 HNSW_EF_SEARCH = 800
 # A smaller graph reaches the same recall with a narrower search: a yearly shard of a
-# 100k archive (69k passages) gives recall@10 0.993 at 200 (0.997 at 800) in a third
-# of the time, so the breadth grows with the graph, from 200 to 800 at 680k passages.
-HNSW_EF_SEARCH_MIN = 200
+# 100k archive (69k passages) gives recall@10 0.989 at 128 (0.993 at 200, 0.997 at
+# 800), and a query walks every shard, so the breadth grows with the graph, from 128
+# to 800 at 680k passages.
+HNSW_EF_SEARCH_MIN = 128
 PASSAGES_PER_EF = 850
 COMPACT_DEAD_SHARE = 0.2
-# Centroids kept for reuse, least recently used out: 2 KB each, so 40 MB at most,
-# where caching every article would hold 200 MB more at 100k articles.
+# Centroids kept for reuse per archive, least recently used out: 2 KB each, so 40 MB
+# at most, where caching every article would hold 200 MB more at 100k articles.
 CACHED_CENTROIDS = 20_000
+
+
+@dataclass(frozen=True)
+class Nearest:
+    """One index's answer to a vector (``VectorIndex.nearest``): the articles found,
+    each by its best passage, best first, as arrays: cheap to build, to merge with
+    other shards' answers and to send from a cluster's replicas, where an object per
+    article cost more than the search itself."""
+
+    ids: np.ndarray  # article ids (str objects)
+    scores: np.ndarray  # cosine of the best passage, descending
+    passages: np.ndarray  # position of the best passage in its article
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rank_of(self, row: int) -> tuple[float, str]:
+        """Where a row sorts among every answer's: best first, ties by id."""
+        return -float(self.scores[row]), str(self.ids[row])
+
+    def hits(self, depth: int | None = None) -> list[SemanticHit]:
+        """The first ``depth`` articles (None: all) as hits."""
+        rows = slice(None, depth)
+        return [
+            SemanticHit(a, s, p)
+            for a, s, p in zip(
+                self.ids[rows].tolist(),
+                self.scores[rows].tolist(),
+                self.passages[rows].tolist(),
+                strict=True,
+            )
+        ]
+
+    def above(self, threshold: float) -> int:
+        """How many lead the list by being more than ``threshold`` similar."""
+        return int(np.count_nonzero(self.scores > threshold))
+
+    def take(self, rows: slice) -> Nearest:
+        return Nearest(self.ids[rows], self.scores[rows], self.passages[rows])
+
+    @staticmethod
+    def merged(answers: Sequence[Nearest]) -> Nearest:
+        """Several shards' answers as one, best first, ties by id."""
+        if len(answers) == 1:
+            return answers[0]
+        if not answers:
+            return _NOTHING
+        ids = np.concatenate([a.ids for a in answers])
+        scores = np.concatenate([a.scores for a in answers])
+        order = np.argsort(-scores, kind="stable")
+        if np.any(np.diff(scores[order]) == 0):  # a tie: the id decides
+            order = np.lexsort((ids.astype(str), -scores))
+        passages = np.concatenate([a.passages for a in answers])
+        return Nearest(ids[order], scores[order], passages[order])
+
+
+_NOTHING = Nearest(np.array([], dtype=object), np.zeros(0, np.float32), np.zeros(0, np.int64))
+
+
+class CentroidCache:
+    """Article centroids, the ``CACHED_CENTROIDS`` most recently used; shared by every
+    shard of an archive, so the bound is the archive's whatever its shard count.
+    Request threads share it, hence the lock."""
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._items))
+
+    def get(self, article_id: str) -> np.ndarray | None:
+        with self._lock:
+            found = self._items.get(article_id)
+            if found is not None:
+                self._items.move_to_end(article_id)
+            return found
+
+    def put(self, article_id: str, centroid: np.ndarray) -> None:
+        with self._lock:
+            self._items[article_id] = centroid
+            if len(self._items) > CACHED_CENTROIDS:
+                self._items.popitem(last=False)
+
+    def drop(self, article_id: str) -> None:
+        with self._lock:
+            self._items.pop(article_id, None)
+
+
+def graph_breadth(passages: int) -> int:
+    """A graph search's breadth (efSearch) for a graph of ``passages``."""
+    return min(HNSW_EF_SEARCH, max(HNSW_EF_SEARCH_MIN, passages // PASSAGES_PER_EF))
 
 
 @dataclass(frozen=True)
@@ -75,11 +172,16 @@ class VectorIndex:
         self._key_of: dict[str, int] = {}
         self._article_of: dict[int, str] = {}
         self._passages: dict[int, int] = {}
-        self._centroids: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._centroids_lock = threading.Lock()  # request threads share the cache
+        # Replaced by one cache for all the shards of an archive (``ShardedVectors``).
+        self.centroids = CentroidCache()
 
     def __len__(self) -> int:
         return len(self._key_of)
+
+    @property
+    def vector_count(self) -> int:
+        """Vectors in the index: a graph's dead entries too, as its walks see them."""
+        return int(self._index.ntotal)
 
     @property
     def passage_count(self) -> int:
@@ -142,8 +244,7 @@ class VectorIndex:
         self._passages[key] = len(vectors)
 
     def remove(self, article_id: str) -> bool:
-        with self._centroids_lock:
-            self._centroids.pop(article_id, None)
+        self.centroids.drop(article_id)
         key = self._key_of.pop(article_id, None)
         if key is None:
             return False
@@ -160,21 +261,15 @@ class VectorIndex:
     def centroid(self, article_id: str) -> np.ndarray:
         """The unit mean of an article's passage vectors: the article as one vector.
 
-        Cached (the ``CACHED_CENTROIDS`` most recently used), since similar-article
-        queries and score blending ask for the same articles again and again; add
-        and remove drop the article's entry.
+        Cached (see ``CentroidCache``), since similar-article queries and score
+        blending ask for the same articles again and again; add and remove drop the
+        article's entry.
         """
-        with self._centroids_lock:
-            cached = self._centroids.get(article_id)
-            if cached is not None:
-                self._centroids.move_to_end(article_id)
-                return cached
-        mean = self.vectors_of(article_id).mean(axis=0)
-        cached = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
-        with self._centroids_lock:
-            self._centroids[article_id] = cached
-            if len(self._centroids) > CACHED_CENTROIDS:
-                self._centroids.popitem(last=False)
+        cached = self.centroids.get(article_id)
+        if cached is None:
+            mean = self.vectors_of(article_id).mean(axis=0)
+            cached = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+            self.centroids.put(article_id, cached)
         return cached
 
     def leads(self, article_ids: Sequence[str]) -> np.ndarray:
@@ -215,15 +310,13 @@ class VectorIndex:
         return self._index.reconstruct_batch(ids)
 
     def _breadth(self) -> int:
-        """A graph search's breadth (efSearch) for this graph's size."""
-        wanted = int(self._index.ntotal) // PASSAGES_PER_EF
-        return min(HNSW_EF_SEARCH, max(HNSW_EF_SEARCH_MIN, wanted))
+        return graph_breadth(self.vector_count)
 
     def search(
         self, vector: np.ndarray, depth: int, exclude: frozenset[str] = frozenset()
     ) -> list[SemanticHit]:
         """The ``depth`` articles whose best passage is nearest to ``vector``."""
-        return self.nearest(vector, depth, None, exclude)[0]
+        return self.nearest(vector, depth, None, exclude).hits(depth)
 
     def nearest(
         self,
@@ -231,9 +324,11 @@ class VectorIndex:
         depth: int,
         threshold: float | None,
         exclude: frozenset[str] = frozenset(),
-    ) -> tuple[list[SemanticHit], dict[str, SemanticHit]]:
-        """The ``depth`` nearest articles and, for a ``threshold``, what ``within``
-        finds, from one walk over the vectors where one suffices.
+    ) -> Nearest:
+        """At least the ``depth`` nearest articles (fewer only if there are no more)
+        and, for a ``threshold``, every match: on a flat scan every article more
+        similar (what ``within`` finds), on a graph every candidate of the walk that
+        is; from one walk over the vectors where one suffices.
 
         A flat scan's top passages hold every match once the last of them is not
         above the threshold (the rule for a real query); otherwise the range search runs.
@@ -241,7 +336,7 @@ class VectorIndex:
         both answers instead of a search and a range search walking the graph twice.
         """
         if self._index.ntotal == 0 or (depth <= 0 and threshold is None):
-            return [], {}
+            return _NOTHING
         # Several passages of one article can crowd the top; widen until enough
         # distinct articles are found or every passage was looked at. The top 2n
         # passages of a real query hold about 1.6n articles, so one pass is the rule.
@@ -262,30 +357,30 @@ class VectorIndex:
             if len(best) >= depth or k >= self._index.ntotal:
                 break
             k = min(self._index.ntotal, k * 4)
-        hits = sorted(best.values(), key=lambda h: -h.score)[:depth]
-        if threshold is None:
-            return hits, {}
+        if threshold is None or graph:
+            return best
         lowest = scores[0][found][-1] if found.any() else -np.inf
-        everything = k >= self._index.ntotal or lowest <= threshold  # range search keeps > only
-        if graph or everything:
-            return hits, {a: h for a, h in best.items() if h.score > threshold}
-        return hits, self.within(vector, threshold, exclude)
+        if k >= self._index.ntotal or lowest <= threshold:  # range search keeps > only
+            return best
+        # Every match from the range search, and the top articles that are not matches.
+        below = best.take(slice(best.above(threshold), None))
+        return Nearest.merged([self._within(vector, threshold, exclude), below])
 
     def _best_passages(
         self, scores: np.ndarray, ids: np.ndarray, exclude: frozenset[str]
-    ) -> dict[str, SemanticHit]:
+    ) -> Nearest:
         """Each article's best passage among passage hits listed best first."""
-        keys = ids >> PASSAGE_BITS
-        _keys, first = np.unique(keys, return_index=True)
+        _keys, first = np.unique(ids >> PASSAGE_BITS, return_index=True)
         first.sort()
-        best: dict[str, SemanticHit] = {}
-        mask = (1 << PASSAGE_BITS) - 1
-        for score, passage_id in zip(scores[first].tolist(), ids[first].tolist(), strict=True):
-            article_id = self._article_of.get(passage_id >> PASSAGE_BITS)
-            if article_id is None or article_id in exclude:
-                continue  # a dead graph entry, or not wanted
-            best[article_id] = SemanticHit(article_id, score, passage_id & mask)
-        return best
+        names = [self._article_of.get(key) for key in (ids[first] >> PASSAGE_BITS).tolist()]
+        # Not a dead graph entry, and wanted.
+        kept = [i for i, name in enumerate(names) if name is not None and name not in exclude]
+        rows = first[kept]
+        return Nearest(
+            np.array([names[i] for i in kept], dtype=object),
+            scores[rows],
+            ids[rows] & ((1 << PASSAGE_BITS) - 1),
+        )
 
     def within(
         self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()
@@ -296,22 +391,18 @@ class VectorIndex:
         Unlike a top-k search its result does not depend on how many others are
         near, so a filter narrows it to exactly the matches that pass the filter.
         """
+        return {hit.article_id: hit for hit in self._within(vector, threshold, exclude).hits()}
+
+    def _within(self, vector: np.ndarray, threshold: float, exclude: frozenset[str]) -> Nearest:
         if self._index.ntotal == 0:
-            return {}
+            return _NOTHING
         faiss.omp_set_num_threads(1)
         params = None if self.exact else faiss.SearchParametersHNSW(efSearch=self._breadth())
         _limits, scores, ids = self._index.range_search(
             vector.reshape(1, -1).astype(np.float32), float(threshold), params=params
         )
         order = np.argsort(-scores, kind="stable")
-        best: dict[str, SemanticHit] = {}
-        mask = (1 << PASSAGE_BITS) - 1
-        for score, passage_id in zip(scores[order].tolist(), ids[order].tolist(), strict=True):
-            article_id = self._article_of.get(passage_id >> PASSAGE_BITS)
-            if article_id is None or article_id in exclude or article_id in best:
-                continue  # a dead graph entry, filtered out, or a weaker passage
-            best[article_id] = SemanticHit(article_id, score, passage_id & mask)
-        return best
+        return self._best_passages(scores[order], ids[order], exclude)
 
     # -- persistence -------------------------------------------------------------------
 
