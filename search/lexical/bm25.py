@@ -13,6 +13,12 @@ the last bit or two (``tests/test_lexical_fast.py`` checks them against Whoosh).
 tree holding a matcher not handled here (phrases, wildcards, NOT, coordination)
 gives None, and the caller ranks with Whoosh.
 
+One tree serves the whole index: it is built from the archive's document
+frequencies, as Whoosh builds it for an index of one segment, and each leaf reads
+its term's postings from every segment (every shard) in turn. Whoosh builds and
+walks a tree per segment, which for a yearly-sharded archive is a dozen trees of
+Python work per query where one does.
+
 Posting blocks are read through private attributes of Whoosh's whoosh3 codec; the
 test above fails if an upgrade changes them.
 """
@@ -22,7 +28,9 @@ from __future__ import annotations
 import threading
 from array import array
 from collections import OrderedDict
+from collections.abc import Sequence
 from pickle import loads
+from typing import NamedTuple
 from zlib import decompress
 
 import numpy as np
@@ -40,6 +48,7 @@ from whoosh.matching import (
 )
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.query import And, Every, Or, Query, Term
+from whoosh.reading import IndexReader, MultiReader
 from whoosh.scoring import BM25FScorer, WeightingModel, WeightScorer
 from whoosh.searching import SearchContext, Searcher
 from whoosh.util import make_weighted_tree
@@ -49,7 +58,8 @@ Scored = tuple[np.ndarray, np.ndarray]  # (matched: bool per document, score per
 
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 # Decoded posting lists kept for reuse: common words recur in most queries, and
-# decoding their blocks is most of a cold query's time. 16 bytes a posting: 64 MB.
+# decoding their blocks is most of a cold query's time. 8 bytes a posting (32-bit
+# document numbers, and weights as Whoosh stores them, in 32-bit floats): 32 MB.
 CACHED_POSTINGS = 4_000_000
 CACHED_TERMS = 200_000
 
@@ -75,6 +85,24 @@ class _Leaf(LeafMatcher):
         return False
 
 
+class Segment(NamedTuple):
+    """One segment of an index: its id (what caches key on), reader and size, and
+    its first document number in the index."""
+
+    name: str
+    reader: IndexReader
+    size: int
+    offset: int
+
+
+def segments_of(reader: IndexReader) -> list[Segment]:
+    """The segments of an index's reader (of every shard), in document order."""
+    return [
+        Segment(leaf.segment().segment_id(), leaf, leaf.doc_count_all(), offset)
+        for leaf, offset in reader.leaf_readers()
+    ]
+
+
 class PostingCache:
     """Decoded posting lists and field lengths per segment, bounded, least recently used out.
 
@@ -89,23 +117,58 @@ class PostingCache:
         self._lists = OrderedDict()
         self._lengths: dict[tuple[str, str], np.ndarray] = {}
         self._lock = threading.Lock()
-        # Per (segment, field, term): whether the term occurs, its scorer and its
-        # document frequency. Plain dicts (a lost race computes the same value
+        # Per (segment, field, term): its scorer and its document frequency (0 where
+        # the segment lacks it). Plain dicts (a lost race computes the same value
         # twice), cleared when they grow.
-        self.terms = _Bounded(CACHED_TERMS)
         self.scorers = _Bounded(CACHED_TERMS)
-        self.frequencies = _Bounded(CACHED_TERMS)
+        self._frequencies = _Bounded(CACHED_TERMS)
 
-    def postings(self, segment: _Segment, field: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
-        """Document numbers and term weights of a term in one segment."""
+    def frequency(self, segment: Segment, field: str, text: bytes | str) -> int:
+        """How many documents of one segment hold a term; 0: none.
+
+        Remembered per segment, so the archive-wide counts that spelling, grounding
+        and matcher trees ask for read each term's entry once: a term dictionary
+        lookup costs file reads, in every segment of every shard.
+        """
+        raw = text if isinstance(text, bytes) else segment.reader.schema[field].to_bytes(text)
+        key = (segment.name, field, raw)
+        found = self._frequencies.get(key)
+        if found is None:
+            found = self._frequencies[key] = segment.reader.doc_frequency(field, raw)
+        return found
+
+    def archive_frequency(
+        self,
+        segments: Sequence[Segment],
+        field: str,
+        text: bytes | str,
+        failed: set[int] | None = None,
+    ) -> int:
+        """How many documents of the whole index (its ``segments``) hold a term,
+        deleted ones included, as Whoosh counts. With ``failed`` given, a segment that
+        cannot be read counts 0 and its first document number goes there."""
+        total = 0
+        for segment in segments:
+            try:
+                total += self.frequency(segment, field, text)
+            except Exception:
+                if failed is None:
+                    raise
+                failed.add(segment.offset)
+        return total
+
+    def postings(self, segment: Segment, field: str, text: bytes) -> tuple[np.ndarray, np.ndarray]:
+        """Document numbers (within the segment) and term weights of a term in one
+        segment, in 32 bits each: the weights as exact as Whoosh stores them."""
         key = (segment.name, field, text)
         with self._lock:
             found = self._lists.get(key)
             if found is not None:
                 self._lists.move_to_end(key)
                 return found
-        raw = segment.segment_reader.postings(field, text)
-        found = _decode(raw.child if isinstance(raw, FilterMatcher) else raw)
+        raw = segment.reader.postings(field, text)
+        ids, weights = _decode(raw.child if isinstance(raw, FilterMatcher) else raw)
+        found = ids.astype(np.int32), weights.astype(np.float32)
         with self._lock:
             if key not in self._lists:
                 self._lists[key] = found
@@ -115,21 +178,37 @@ class PostingCache:
                     self._size -= len(ids)
         return found
 
-    def lengths(self, segment: _Segment, field: str) -> np.ndarray:
-        """Each document's length of ``field`` as BM25F reads it (Whoosh's one-byte codes)."""
+    def lengths(self, segment: Segment, field: str) -> np.ndarray:
+        """Each document's length of ``field`` in one segment, as BM25F reads it
+        (Whoosh's one-byte codes)."""
         key = (segment.name, field)
         with self._lock:
             found = self._lengths.get(key)
         if found is None:
-            column = segment.segment_reader._perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
+            size = segment.size
+            column = segment.reader._perdoc._cached_reader(_lenfield(field), LENGTHS_COLUMN)
             if column is None:  # Whoosh reads a missing length column as 1
-                found = np.ones(segment.size)
+                found = np.ones(size)
             else:
-                codes = np.fromiter(column, dtype=np.uint8, count=segment.size)
+                codes = np.fromiter(column, dtype=np.uint8, count=size)
                 found = _LENGTH_OF_BYTE[codes]
             with self._lock:
                 self._lengths[key] = found
         return found
+
+
+class ArchiveReader(MultiReader):
+    """Every shard's segments read as one index, its document frequencies summed from
+    ``cache``'s per segment: Whoosh's scorers ask for a term's archive-wide frequency
+    (its idf), which a plain ``MultiReader`` looks up in every segment each time."""
+
+    def __init__(self, readers: Sequence[IndexReader], cache: PostingCache) -> None:
+        super().__init__(list(readers))
+        self._cache = cache
+        self._segments = segments_of(self)
+
+    def doc_frequency(self, fieldname: str, text: bytes | str) -> int:
+        return self._cache.archive_frequency(self._segments, fieldname, text)
 
 
 class _Bounded(dict):  # type: ignore[type-arg]
@@ -145,15 +224,28 @@ class _Bounded(dict):  # type: ignore[type-arg]
         super().__setitem__(key, value)
 
 
-class _Segment:
-    """One segment's searcher as ``Query.matcher`` sees it, handing out ``_Leaf`` postings."""
+class _Archive:
+    """The whole index as ``Query.matcher`` sees one segment, handing out ``_Leaf``
+    postings: statistics are the archive's, and leaves are read from each segment
+    in ``leaves`` (those with a document allowed)."""
 
-    def __init__(self, searcher: Searcher, cache: PostingCache) -> None:
+    def __init__(
+        self, searcher: Searcher, cache: PostingCache, allowed: np.ndarray | None, tolerant: bool
+    ) -> None:
         self.searcher = searcher
         self.cache = cache
-        self.segment_reader = searcher.reader()
-        self.name = self.segment_reader.segment().segment_id()
-        self.size = self.segment_reader.doc_count_all()
+        self.size = searcher.doc_count_all()
+        self.segments = segments_of(searcher.reader())
+        # What the archive's statistics, hence its scorers, depend on: its segments.
+        self.name = tuple(segment.name for segment in self.segments)
+        self.leaves = [
+            s
+            for s in self.segments
+            if allowed is None or allowed[s.offset : s.offset + s.size].any()
+        ]
+        # First document numbers of segments that could not be read, when ``tolerant``.
+        self.tolerant = tolerant
+        self.failed: set[int] = set()
         self._vocabulary = _Vocabulary(self)
 
     def __getattr__(self, name: str) -> object:
@@ -165,43 +257,40 @@ class _Segment:
     def postings(
         self, fieldname: str, text: bytes, weighting: WeightingModel | None = None, qf: int = 1
     ) -> Matcher:
-        # What Searcher.postings and SegmentReader.postings build, minus the reading.
+        # What Searcher.postings builds, minus the reading.
         model = weighting or self.searcher.weighting
         key = (self.name, fieldname, text, qf, id(model))
         scorer = self.cache.scorers.get(key)
         if scorer is None:
-            # A term's statistics never change in a published generation.
+            # A term's statistics never change while the segments stay the same.
             scorer = self.cache.scorers[key] = model.scorer(self.searcher, fieldname, text, qf=qf)
-        leaf = _Leaf(fieldname, text, scorer)
-        deleted = self.segment_reader.deleted_docs_set
-        return FilterMatcher(leaf, deleted, exclude=True) if deleted else leaf
+        return _Leaf(fieldname, text, scorer)
 
 
 class _Vocabulary:
-    """A segment reader whose ``(field, term) in reader`` and ``doc_frequency`` are
-    remembered: building a term's matcher asks the first, ordering a compound's
-    children asks the second (once per nesting level), and each is a term dictionary
-    lookup, which costs file reads."""
+    """The archive's reader, with ``(field, term) in reader`` and ``doc_frequency``
+    from the cache's per-segment frequencies, and remembered for the query: building
+    a term's matcher asks the first, ordering a compound's children asks the second
+    (once per nesting level); a term occurs exactly where its frequency is above 0."""
 
-    def __init__(self, segment: _Segment) -> None:
-        self._segment = segment
-        self._reader = segment.segment_reader
+    def __init__(self, archive: _Archive) -> None:
+        self._archive = archive
+        self._reader = archive.searcher.reader()
+        self._known: dict[tuple[str, bytes | str], int] = {}
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._reader, name)
 
     def __contains__(self, term: tuple[str, bytes]) -> bool:
-        key = (self._segment.name, *term)
-        known = self._segment.cache.terms.get(key)
-        if known is None:
-            known = self._segment.cache.terms[key] = term in self._reader
-        return known
+        return self.doc_frequency(*term) > 0
 
     def doc_frequency(self, field: str, text: bytes | str) -> int:
-        key = (self._segment.name, field, text)
-        found = self._segment.cache.frequencies.get(key)
+        found = self._known.get((field, text))
         if found is None:
-            found = self._segment.cache.frequencies[key] = self._reader.doc_frequency(field, text)
+            archive = self._archive
+            failed = archive.failed if archive.tolerant else None
+            found = archive.cache.archive_frequency(archive.segments, field, text, failed)
+            self._known[field, text] = found
         return found
 
 
@@ -235,44 +324,44 @@ def score_query(
     that cannot be read is left out and its first document number listed there, so
     the other shards still answer; without it the error propagates.
     """
-    size = searcher.doc_count_all()
-    matched = np.zeros(size, dtype=bool)
-    scores = np.zeros(size)
+    archive = _Archive(searcher, cache, allowed, tolerant=failed is not None)
     # ``needs_current`` keeps Whoosh from preloading an Or's matches into arrays (its
     # choice below 5,000 documents), work thrown away here: only the leaves are read.
     context = searcher.context(needs_current=True)
-    for sub, offset in searcher.leaf_searchers():
-        segment = _Segment(sub, cache)
-        if allowed is not None and not allowed[offset : offset + segment.size].any():
-            continue
-        try:
-            m, s = _evaluate(_matcher(q, segment, context), segment)
-        except _Unsupported:
-            return None
-        except Exception:
-            if failed is None:
-                raise
-            failed.append(offset)
-            continue
-        matched[offset : offset + segment.size] = m
-        scores[offset : offset + segment.size] = s
-    return matched, scores
+    try:
+        matched, scores = _evaluate(_matcher(q, archive, context), archive)
+    except _Unsupported:
+        return None
+    # Documents of segments read whole, less deleted ones (which Whoosh leaves out at
+    # every leaf).
+    kept = np.zeros(archive.size, dtype=bool)
+    for segment in archive.leaves:
+        offset = segment.offset
+        if offset not in archive.failed:
+            kept[offset : offset + segment.size] = True
+        deleted = segment.reader.deleted_docs_set
+        if deleted:
+            kept[np.fromiter(deleted, dtype=np.int64, count=len(deleted)) + offset] = False
+    if failed is not None:
+        failed.extend(sorted(archive.failed))
+    matched &= kept
+    return matched, np.where(matched, scores, 0.0)
 
 
-def _matcher(q: Query, segment: _Segment, context: SearchContext) -> Matcher:
-    """``q.matcher(segment, context)``, with terms, ANDs and ORs built here as Whoosh
+def _matcher(q: Query, archive: _Archive, context: SearchContext) -> Matcher:
+    """``q.matcher(archive, context)``, with terms, ANDs and ORs built here as Whoosh
     builds them: the same weighted trees of the same matchers, so scores are added in
     the same order. Whoosh estimates a compound's size anew at every level above it
     (each term's document frequency looked up once per level); here once per node.
     Other queries are Whoosh's own."""
-    return _built(q, segment, context, sized=False)[0]
+    return _built(q, archive, context, sized=False)[0]
 
 
-def _built(q: Query, segment: _Segment, context: SearchContext, sized: bool) -> tuple[Matcher, int]:
-    """``q``'s matcher and, where ``sized``, its ``estimate_size`` on the segment."""
+def _built(q: Query, archive: _Archive, context: SearchContext, sized: bool) -> tuple[Matcher, int]:
+    """``q``'s matcher and, where ``sized``, its ``estimate_size`` on the archive."""
     kind = type(q)
     if kind is Term:
-        return _term(q, segment, context)
+        return _term(q, archive, context)
     subs = q.subqueries if kind is And or kind is Or else None
     # An Or is Whoosh's binary tree of unions unless it has a coordination bonus, a
     # matcher type of its own or so many clauses that Whoosh preloads them.
@@ -280,12 +369,12 @@ def _built(q: Query, segment: _Segment, context: SearchContext, sized: bool) -> 
         kind is And
         or (q.matcher_type == Or.AUTO_MATCHER and not q.scale and len(subs) < Or.TOO_MANY_CLAUSES)
     ):
-        built = [_built(sub, segment, context, sized=len(subs) > 1 or sized) for sub in subs]
+        built = [_built(sub, archive, context, sized=len(subs) > 1 or sized) for sub in subs]
         sizes = [size for _m, size in built]
         if kind is And:
             size = min(sizes) if sized else 0
         else:  # CompoundQuery.estimate_size
-            size = min(sum(sizes), segment.reader().doc_count()) if sized else 0
+            size = min(sum(sizes), archive.reader().doc_count()) if sized else 0
         if len(subs) == 1:
             return built[0][0], size
         if kind is And:
@@ -293,23 +382,23 @@ def _built(q: Query, segment: _Segment, context: SearchContext, sized: bool) -> 
         else:
             m = make_weighted_tree(UnionMatcher, [(n, m) for m, n in built])
         return (WrappingMatcher(m, q.boost) if q.boost != 1.0 else m), size
-    return q.matcher(segment, context), q.estimate_size(segment.reader()) if sized else 0
+    return q.matcher(archive, context), q.estimate_size(archive.reader()) if sized else 0
 
 
-def _term(q: Term, segment: _Segment, context: SearchContext) -> tuple[Matcher, int]:
+def _term(q: Term, archive: _Archive, context: SearchContext) -> tuple[Matcher, int]:
     """``Term.matcher`` and ``Term.estimate_size``, the document frequency read once."""
     fieldname = q.fieldname
-    schema = segment.schema
+    schema = archive.schema
     if fieldname not in schema:
         return NullMatcher(), 0
     try:
         text = schema[fieldname].to_bytes(q.text)
     except ValueError:
         return NullMatcher(), 0
-    reader = segment.reader()
+    reader = archive.reader()
     if (fieldname, text) not in reader:
         return NullMatcher(), reader.doc_frequency(fieldname, text)
-    m = segment.postings(fieldname, text, weighting=context.weighting)
+    m = archive.postings(fieldname, text, weighting=context.weighting)
     if q.minquality:
         m.set_min_quality(q.minquality)
     if q.boost != 1.0:
@@ -317,61 +406,68 @@ def _term(q: Term, segment: _Segment, context: SearchContext) -> tuple[Matcher, 
     return m, reader.doc_frequency(fieldname, text)
 
 
-def _evaluate(m: Matcher, segment: _Segment) -> Scored:
+def _evaluate(m: Matcher, archive: _Archive) -> Scored:
     kind = type(m)
     if kind is _Leaf:
-        return _leaf(m, segment)
+        return _leaf(m, archive)
     if kind is UnionMatcher or kind is IntersectionMatcher:
-        ma, sa = _evaluate(m.a, segment)
-        mb, sb = _evaluate(m.b, segment)
+        ma, sa = _evaluate(m.a, archive)
+        mb, sb = _evaluate(m.b, archive)
         if kind is UnionMatcher:
             # A side that does not match holds 0.0, and x + 0.0 == x exactly.
             return ma | mb, sa + sb
         both = ma & mb
         return both, np.where(both, sa + sb, 0.0)
     if kind is WrappingMatcher:
-        mc, sc = _evaluate(m.child, segment)
+        mc, sc = _evaluate(m.child, archive)
         return mc, sc * m.boost
-    if kind is FilterMatcher:
-        mc, sc = _evaluate(m.child, segment)
-        listed = np.zeros(segment.size, dtype=bool)
-        listed[np.fromiter(m._ids, dtype=np.int64, count=len(m._ids))] = True
-        mc = mc & (~listed if m._exclude else listed)
-        return mc, np.where(mc, sc * m.boost, 0.0)
     if kind is ArrayUnionMatcher:
         # Small indexes: Whoosh adds each child's score times the boost into one
         # array, child after child.
-        matched = np.zeros(segment.size, dtype=bool)
-        total = np.zeros(segment.size)
+        matched = np.zeros(archive.size, dtype=bool)
+        total = np.zeros(archive.size)
         for child in m._submatchers:
-            mc, sc = _evaluate(child, segment)
+            mc, sc = _evaluate(child, archive)
             matched |= mc
             total = total + np.where(mc, sc * m._boost, 0.0)
         return matched, total
     if kind is _AllMatcher:
-        matched = np.zeros(segment.size, dtype=bool)
+        matched = np.zeros(archive.size, dtype=bool)
         matched[np.asarray(m._ids, dtype=np.int64)] = True
         return matched, np.where(matched, m.weight(), 0.0)
     if kind is NullMatcherClass:
-        return np.zeros(segment.size, dtype=bool), np.zeros(segment.size)
+        return np.zeros(archive.size, dtype=bool), np.zeros(archive.size)
     raise _Unsupported(kind.__name__)
 
 
-def _leaf(m: _Leaf, segment: _Segment) -> Scored:
-    ids, weights = segment.cache.postings(segment, m.field, m.text)
-    matched = np.zeros(segment.size, dtype=bool)
-    scores = np.zeros(segment.size)
-    matched[ids] = True
+def _leaf(m: _Leaf, archive: _Archive) -> Scored:
+    matched = np.zeros(archive.size, dtype=bool)
+    scores = np.zeros(archive.size)
     scorer = m.scorer
-    if type(scorer) is BM25FScorer:
-        fl = segment.cache.lengths(segment, m.field)[ids]
-        idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
-        # whoosh.scoring.bm25, operation for operation.
-        scores[ids] = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * fl / avgfl)))
-    elif type(scorer) is WeightScorer:
-        scores[ids] = weights
-    else:
+    bm25 = type(scorer) is BM25FScorer
+    if not bm25 and type(scorer) is not WeightScorer:
         raise _Unsupported(type(scorer).__name__)
+    cache = archive.cache
+    for segment in archive.leaves:
+        try:
+            if not cache.frequency(segment, m.field, m.text):
+                continue
+            ids, stored = cache.postings(segment, m.field, m.text)
+            weights = stored.astype(np.float64)  # Whoosh scores in Python floats
+            if bm25:
+                fl = cache.lengths(segment, m.field)[ids]
+                idf, avgfl, b, k1 = scorer.idf, scorer.avgfl, scorer.B, scorer.K1
+                # whoosh.scoring.bm25, operation for operation.
+                found = idf * ((weights * (k1 + 1)) / (weights + k1 * ((1 - b) + b * fl / avgfl)))
+            else:
+                found = weights
+        except Exception:
+            if not archive.tolerant:
+                raise
+            archive.failed.add(segment.offset)
+            continue
+        matched[ids + segment.offset] = True
+        scores[ids + segment.offset] = found
     return matched, scores
 
 

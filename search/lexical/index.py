@@ -21,7 +21,6 @@ from whoosh import index, scoring
 from whoosh import query as wq
 from whoosh.collectors import TimeLimit, TimeLimitCollector
 from whoosh.filedb.filestore import FileStorage
-from whoosh.reading import MultiReader
 from whoosh.searching import Searcher
 
 from search import budget as budgets
@@ -38,7 +37,7 @@ from search.lexical.analysis import (
     fold,
     split_hyphens,
 )
-from search.lexical.bm25 import PostingCache, Scored, score_query
+from search.lexical.bm25 import ArchiveReader, PostingCache, Scored, score_query, segments_of
 from search.lexical.columns import ColumnCache, Columns
 from search.lexical.expansion import bounded
 from search.lexical.nearby import LexiconCache
@@ -97,8 +96,8 @@ class LexicalIndex:
     """Whoosh index folders (one per shard) read as one archive, with a long-lived
     searcher per thread.
 
-    Several folders are read through one Whoosh ``MultiReader`` over all their
-    segments, so document frequencies, field lengths and the document count are the
+    Several folders are read through one ``ArchiveReader`` (a Whoosh ``MultiReader``)
+    over all their segments, so document frequencies, field lengths and the document count are the
     whole archive's (Elasticsearch's DFS phase, for free): a sharded index ranks
     exactly as an unsharded one. Documents are numbered shard after shard.
 
@@ -164,7 +163,7 @@ class LexicalIndex:
         # to the garbage collector, since a generator may still hold it.
         if len(self._indexes) > 1:
             leaves = [r for ix in self._indexes for r, _ in ix.reader().leaf_readers()]
-            searcher = Searcher(MultiReader(leaves), weighting=scoring.BM25F())
+            searcher = Searcher(ArchiveReader(leaves, self._postings), weighting=scoring.BM25F())
         else:
             searcher = self._index.searcher(weighting=scoring.BM25F())
         self._local.searcher = searcher
@@ -456,8 +455,8 @@ class LexicalIndex:
         return self._frequencies(term, fields)
 
     def _frequency_in(self, term: str, fields: tuple[str, ...]) -> int:
-        reader = self._current().reader()
-        return sum(reader.doc_frequency(field, term) for field in fields)
+        segments = segments_of(self._current().reader())
+        return sum(self._postings.archive_frequency(segments, field, term) for field in fields)
 
     def terms_near(
         self, term: str, max_edits: int, fields: tuple[str, ...] = SEARCH_FIELDS
