@@ -190,12 +190,11 @@ def query_vector(
 
 def _monotone(ranked: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Scores that never rise down the list: each at most the one above it."""
-    out: list[tuple[str, float]] = []
-    ceiling = math.inf
-    for article_id, score in ranked:
-        ceiling = min(ceiling, score)
-        out.append((article_id, ceiling))
-    return out
+    if not ranked:
+        return []
+    ids, scores = zip(*ranked, strict=True)
+    ceilings = np.minimum.accumulate(np.array(scores, dtype=np.float64)).tolist()
+    return list(zip(ids, ceilings, strict=True))
 
 
 def _semantic_order(
