@@ -199,6 +199,9 @@ def serve(index: Path, queries: list[str], workers: int, seconds: float, log: Pa
             for mode in ("lexical", "hybrid"):
                 result[mode] = _latencies(client, [_search_path(q, mode) for q in queries], 2)
         hybrid = [_search_path(q, "hybrid") for q in queries]
+        # Warm every worker's caches as the latency runs warm one worker's: the most
+        # clients, each on a connection of its own, spread over the workers.
+        _concurrent(base, hybrid, max(CLIENTS), seconds)
         result["concurrent"] = [_concurrent(base, hybrid, n, seconds) for n in CLIENTS]
         result["memory_mb"] = _serving_mb(pid)
     return result
