@@ -188,11 +188,11 @@ class ShardedVectors:
         kept = [found[i].take(slice(found[i].above(threshold))) for i in found]
         matches = [answer for i, answer in zip(found, kept, strict=True) if i not in graphs]
         if graphs:
-            passages = sum(self.shards[i].vector_count for i in graphs)
+            # One graph's walk keeps its breadth or twice the depth, whichever is more.
+            vectors = sum(self.shards[i].vector_count for i in graphs)
             walked = [answer for i, answer in zip(found, kept, strict=True) if i in graphs]
-            matches.append(
-                Nearest.merged(walked).take(slice(max(depth * 2, graph_breadth(passages))))
-            )
+            most = max(depth * 2, graph_breadth(vectors))
+            matches.append(Nearest.merged(walked).take(slice(most)))
         return {hit.article_id: hit for answer in matches for hit in answer.hits()}
 
     def _ask(
