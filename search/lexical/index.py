@@ -97,9 +97,9 @@ class LexicalIndex:
     searcher per thread.
 
     Several folders are read through one ``ArchiveReader`` (a Whoosh ``MultiReader``)
-    over all their segments, so document frequencies, field lengths and the document count are the
-    whole archive's (Elasticsearch's DFS phase, for free): a sharded index ranks
-    exactly as an unsharded one. Documents are numbered shard after shard.
+    over all their segments, so document frequencies, field lengths and the document
+    count are the whole archive's (Elasticsearch's DFS phase, for free): a sharded
+    index ranks exactly as an unsharded one. Documents are numbered shard after shard.
 
     One searcher per thread, because a Whoosh searcher is not thread-safe: its segment
     readers share file objects, and two threads seeking in one read each other's bytes

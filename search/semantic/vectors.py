@@ -365,7 +365,7 @@ class VectorIndex:
             return best
         # Every match from the range search, and the top articles that are not matches.
         below = best.take(slice(best.above(threshold), None))
-        return Nearest.merged([self._within(vector, threshold, exclude), below])
+        return Nearest.merged([self.within(vector, threshold, exclude), below])
 
     def _best_passages(
         self, scores: np.ndarray, ids: np.ndarray, exclude: frozenset[str]
@@ -385,16 +385,13 @@ class VectorIndex:
 
     def within(
         self, vector: np.ndarray, threshold: float, exclude: frozenset[str] = frozenset()
-    ) -> dict[str, SemanticHit]:
+    ) -> Nearest:
         """Every article whose best passage is more than ``threshold`` similar to
         ``vector``, with that passage, by a range search over all passages.
 
         Unlike a top-k search its result does not depend on how many others are
         near, so a filter narrows it to exactly the matches that pass the filter.
         """
-        return {hit.article_id: hit for hit in self._within(vector, threshold, exclude).hits()}
-
-    def _within(self, vector: np.ndarray, threshold: float, exclude: frozenset[str]) -> Nearest:
         if self._index.ntotal == 0:
             return _NOTHING
         faiss.omp_set_num_threads(1)
