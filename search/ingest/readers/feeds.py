@@ -13,8 +13,6 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-import feedparser
-
 from search.ingest.readers.base import TOO_BIG, Item, Record, Rejected, Skipped, Source, read_capped
 from search.ingest.readers.pages import html_text
 
@@ -27,6 +25,8 @@ def looks_like_feed(head: bytes) -> bool:
 
 
 def read_feed(stream: io.BufferedReader, source: Source) -> Iterator[Item]:
+    import feedparser  # at first use, like every reader's parser (``readers.sources``)
+
     data = read_capped(stream)
     if data is None:
         yield Rejected(TOO_BIG)

@@ -13,10 +13,6 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-import lxml.html
-import trafilatura
-from lxml.etree import ParserError
-
 from search.ingest.readers.base import TOO_BIG, Item, Record, Rejected, Skipped, Source, read_capped
 
 HTML_MARKERS = (b"<!doctype html", b"<html", b"<head", b"<body", b"<article", b"<meta ")
@@ -33,6 +29,8 @@ def looks_like_html(head: bytes) -> bool:
 
 def page_fields(page: bytes | str, url: str | None = None) -> dict[str, Any] | None:
     """An article's fields from one HTML page, or None when it holds no main text."""
+    import trafilatura  # at first use, like every reader's parser (``readers.sources``)
+
     document = trafilatura.bare_extraction(
         page,
         url=url,
@@ -60,6 +58,9 @@ def html_text(fragment: str) -> str:
     """Plain text of an HTML fragment (a feed item's content), paragraphs kept apart."""
     if "<" not in fragment:
         return fragment.strip()
+    import lxml.html
+    from lxml.etree import ParserError
+
     try:
         root = lxml.html.fragment_fromstring(fragment, create_parent="div")
     except (ParserError, ValueError):

@@ -7,6 +7,9 @@ with its reason, and a file that breaks part-way (a truncated archive, invalid X
 is reported with where it broke while everything before it, and every other file,
 is still read. A path that does not exist is an ``InputError`` before anything is
 read.
+
+The page, feed and WARC readers import their parsers (trafilatura, lxml, feedparser,
+warcio) when they first read: a server that only answers queries never loads them.
 """
 
 from __future__ import annotations

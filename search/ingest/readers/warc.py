@@ -12,8 +12,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 
-from warcio.archiveiterator import ArchiveIterator
-
 from search.ingest.readers.base import (
     MAX_DOCUMENT_BYTES,
     TOO_BIG,
@@ -33,6 +31,8 @@ def looks_like_warc(head: bytes) -> bool:
 
 
 def read_warc(stream: io.BufferedReader, source: Source) -> Iterator[Item]:
+    from warcio.archiveiterator import ArchiveIterator  # at first use (``readers.sources``)
+
     records = ArchiveIterator(stream, arc2warc=True)
     for number, record in enumerate(records, start=1):
         at = f"record {number}"
