@@ -9,7 +9,10 @@ functions), so the order in which it adds scores is Whoosh's own, but every node
 is then evaluated for all documents at once: each term's posting list is read
 into arrays, scored with the term's own BM25F scorer parameters, and combined node
 by node, in the order of Whoosh's binary tree of unions: scores equal Whoosh's to
-the last bit or two (``tests/test_lexical_fast.py`` checks them against Whoosh). A
+the last bit or two (``tests/test_lexical_fast.py`` checks them against Whoosh).
+Nodes hold only their matches (document numbers ascending, with scores), so a node
+costs what it matches, not the archive's size: most of a query's nodes match a few
+hundred documents of 100k. A
 tree holding a matcher not handled here (phrases, wildcards, NOT, coordination)
 gives None, and the caller ranks with Whoosh.
 
@@ -55,6 +58,7 @@ from whoosh.util import make_weighted_tree
 from whoosh.util.numeric import byte_to_length
 
 Scored = tuple[np.ndarray, np.ndarray]  # (matched: bool per document, score per document)
+Matches = tuple[np.ndarray, np.ndarray]  # (document numbers ascending, their scores)
 
 _LENGTH_OF_BYTE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float64)
 # Decoded posting lists kept for reuse: common words recur in most queries, and
@@ -329,7 +333,7 @@ def score_query(
     # choice below 5,000 documents), work thrown away here: only the leaves are read.
     context = searcher.context(needs_current=True)
     try:
-        matched, scores = _evaluate(_matcher(q, archive, context), archive)
+        ids, scores = _evaluate(_matcher(q, archive, context), archive)
     except _Unsupported:
         return None
     # Documents of segments read whole, less deleted ones (which Whoosh leaves out at
@@ -344,8 +348,12 @@ def score_query(
             kept[np.fromiter(deleted, dtype=np.int64, count=len(deleted)) + offset] = False
     if failed is not None:
         failed.extend(sorted(archive.failed))
-    matched &= kept
-    return matched, np.where(matched, scores, 0.0)
+    keep = kept[ids]
+    matched = np.zeros(archive.size, dtype=bool)
+    matched[ids[keep]] = True
+    dense = np.zeros(archive.size)
+    dense[ids[keep]] = scores[keep]
+    return matched, dense
 
 
 def _matcher(q: Query, archive: _Archive, context: SearchContext) -> Matcher:
@@ -406,49 +414,66 @@ def _term(q: Term, archive: _Archive, context: SearchContext) -> tuple[Matcher, 
     return m, reader.doc_frequency(fieldname, text)
 
 
-def _evaluate(m: Matcher, archive: _Archive) -> Scored:
+def _evaluate(m: Matcher, archive: _Archive) -> Matches:
     kind = type(m)
     if kind is _Leaf:
         return _leaf(m, archive)
-    if kind is UnionMatcher or kind is IntersectionMatcher:
-        ma, sa = _evaluate(m.a, archive)
-        mb, sb = _evaluate(m.b, archive)
-        if kind is UnionMatcher:
-            # A side that does not match holds 0.0, and x + 0.0 == x exactly.
-            return ma | mb, sa + sb
-        both = ma & mb
-        return both, np.where(both, sa + sb, 0.0)
+    if kind is UnionMatcher:
+        # A side that does not match adds nothing, and x + 0.0 == x exactly.
+        return _sum([_evaluate(m.a, archive), _evaluate(m.b, archive)], 1.0, archive.size)
+    if kind is IntersectionMatcher:
+        ids_a, scores_a = _evaluate(m.a, archive)
+        ids_b, scores_b = _evaluate(m.b, archive)
+        both, at_a, at_b = np.intersect1d(ids_a, ids_b, assume_unique=True, return_indices=True)
+        return both, scores_a[at_a] + scores_b[at_b]
     if kind is WrappingMatcher:
-        mc, sc = _evaluate(m.child, archive)
-        return mc, sc * m.boost
+        ids, scores = _evaluate(m.child, archive)
+        return ids, scores * m.boost
     if kind is ArrayUnionMatcher:
         # Small indexes: Whoosh adds each child's score times the boost into one
         # array, child after child.
-        matched = np.zeros(archive.size, dtype=bool)
-        total = np.zeros(archive.size)
-        for child in m._submatchers:
-            mc, sc = _evaluate(child, archive)
-            matched |= mc
-            total = total + np.where(mc, sc * m._boost, 0.0)
-        return matched, total
+        children = [_evaluate(child, archive) for child in m._submatchers]
+        return _sum(children, m._boost, archive.size)
     if kind is _AllMatcher:
-        matched = np.zeros(archive.size, dtype=bool)
-        matched[np.asarray(m._ids, dtype=np.int64)] = True
-        return matched, np.where(matched, m.weight(), 0.0)
+        ids = np.unique(np.asarray(m._ids, dtype=np.int64))
+        return ids, np.full(len(ids), m.weight())
     if kind is NullMatcherClass:
-        return np.zeros(archive.size, dtype=bool), np.zeros(archive.size)
+        return _NO_MATCHES
     raise _Unsupported(kind.__name__)
 
 
-def _leaf(m: _Leaf, archive: _Archive) -> Scored:
-    matched = np.zeros(archive.size, dtype=bool)
-    scores = np.zeros(archive.size)
+_NO_MATCHES: Matches = (np.zeros(0, dtype=np.int64), np.zeros(0))
+
+
+def _sum(parts: list[Matches], boost: float, size: int) -> Matches:
+    """The union of ``parts``, each document's scores times ``boost`` added part after
+    part from 0.0 (Whoosh's order). Parts matching much of the archive are added in
+    arrays of its size: sorting them together would cost more."""
+    if sum(len(ids) for ids, _scores in parts) * 8 > size:
+        matched = np.zeros(size, dtype=bool)
+        total = np.zeros(size)
+        for ids, scores in parts:
+            matched[ids] = True
+            total[ids] += scores * boost if boost != 1.0 else scores
+        union = np.flatnonzero(matched)
+        return union, total[union]
+    union = np.unique(np.concatenate([ids for ids, _scores in parts]))
+    total = np.zeros(len(union))
+    for ids, scores in parts:
+        at = np.searchsorted(union, ids)
+        total[at] += scores * boost if boost != 1.0 else scores
+    return union, total
+
+
+def _leaf(m: _Leaf, archive: _Archive) -> Matches:
     scorer = m.scorer
     bm25 = type(scorer) is BM25FScorer
     if not bm25 and type(scorer) is not WeightScorer:
         raise _Unsupported(type(scorer).__name__)
     cache = archive.cache
-    for segment in archive.leaves:
+    found_ids: list[np.ndarray] = []
+    found_scores: list[np.ndarray] = []
+    for segment in archive.leaves:  # in document order
         try:
             if not cache.frequency(segment, m.field, m.text):
                 continue
@@ -466,9 +491,11 @@ def _leaf(m: _Leaf, archive: _Archive) -> Scored:
                 raise
             archive.failed.add(segment.offset)
             continue
-        matched[ids + segment.offset] = True
-        scores[ids + segment.offset] = found
-    return matched, scores
+        found_ids.append(ids + segment.offset)
+        found_scores.append(found)
+    if not found_ids:
+        return _NO_MATCHES
+    return np.concatenate(found_ids), np.concatenate(found_scores)
 
 
 def _decode(leaf: LeafMatcher) -> tuple[np.ndarray, np.ndarray]:
