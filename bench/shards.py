@@ -36,6 +36,7 @@ import os
 import shutil
 import statistics
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -186,6 +187,28 @@ def _serving_mb(pid: int) -> float:
     return round(sum(p.memory_full_info().pss for p in processes) / MB, 1)
 
 
+def _warm(base: str, paths: list[str], clients: int) -> None:
+    """Every path on each of ``clients`` connections, each from its own offset.
+
+    A connection stays with the worker that accepted it and each worker has caches of
+    its own, so every worker holding a connection sees every query, as the latency
+    runs warm the single worker. (Split over the connections, a worker would see only
+    its connections' share, and a one-client run would then meet cold queries.)
+    """
+    import httpx
+
+    def work(offset: int) -> None:
+        with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as client:
+            for n in range(len(paths)):
+                client.get(paths[(offset + n) % len(paths)]).raise_for_status()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def serve(index: Path, queries: list[str], workers: int, seconds: float, log: Path) -> Result:
     """Latency per mode, then hybrid requests/s per client count, then memory."""
     import httpx
@@ -199,9 +222,7 @@ def serve(index: Path, queries: list[str], workers: int, seconds: float, log: Pa
             for mode in ("lexical", "hybrid"):
                 result[mode] = _latencies(client, [_search_path(q, mode) for q in queries], 2)
         hybrid = [_search_path(q, "hybrid") for q in queries]
-        # Warm every worker's caches as the latency runs warm one worker's: the most
-        # clients, each on a connection of its own, spread over the workers.
-        _concurrent(base, hybrid, max(CLIENTS), seconds)
+        _warm(base, hybrid, max(CLIENTS))
         result["concurrent"] = [_concurrent(base, hybrid, n, seconds) for n in CLIENTS]
         result["memory_mb"] = _serving_mb(pid)
     return result

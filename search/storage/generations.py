@@ -12,6 +12,7 @@ anything fails before the switch, so the live index is never half-written
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -110,18 +111,32 @@ class Generation:
         self.lexical = open_part(folder, lexical[0], lambda: LexicalIndex(lexical, published=True))
         self.vectors = ShardedVectors([_load_vectors(folder, path) for path in paths])
         self.shard_starts = self.lexical.shard_starts()
-        # None for a generation written before tables existed: similar articles then
-        # rank without the re-ranking until the next write (computing the table on a
-        # request would take minutes at 100k articles).
-        if self.manifest.shard_files:
-            self.neighbours = open_part(
-                folder, paths[0] / NEIGHBOURS_FILE, lambda: NeighbourTable.load(paths)
-            )
-        else:  # one table for the archive (schema 4)
-            self.neighbours = open_part(
-                folder, folder / NEIGHBOURS_FILE, lambda: NeighbourTable.load_archive(folder)
-            )
+        self._neighbours_lock = threading.Lock()
+        self._neighbours: tuple[NeighbourTable | None] | None = None  # not read yet
         self._check_agreement(paths)
+
+    @property
+    def neighbours(self) -> NeighbourTable | None:
+        """Each article's nearest articles, read on first use (as Elasticsearch builds
+        global ordinals on the first aggregation): a server that is never asked for
+        similar articles never holds them (37 MB at 100k articles), and a search
+        after a write does not wait for them. None for a generation written before
+        tables existed: similar articles then rank without the re-ranking until the
+        next write (computing the table on a request would take minutes at 100k)."""
+        with self._neighbours_lock:
+            if self._neighbours is None:
+                self._neighbours = (self._read_neighbours(),)
+            return self._neighbours[0]
+
+    def _read_neighbours(self) -> NeighbourTable | None:
+        folder = self.folder
+        if self.manifest.shard_files:
+            paths = [folder / shard.path for shard in self.shards]
+            return open_part(folder, paths[0] / NEIGHBOURS_FILE, lambda: NeighbourTable.load(paths))
+        # one table for the archive (schema 4)
+        return open_part(
+            folder, folder / NEIGHBOURS_FILE, lambda: NeighbourTable.load_archive(folder)
+        )
 
     def stories(self) -> Stories:
         """Every article's story and signature, to group a write's articles with."""
