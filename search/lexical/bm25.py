@@ -6,15 +6,14 @@ skipping never fires for ORs of common words (no block skipped over the 120 dev
 queries at 100k articles). Here the matcher tree of a query is still Whoosh's (for
 terms, ANDs and ORs built here the way Whoosh builds it, with Whoosh's own tree
 functions), so the order in which it adds scores is Whoosh's own, but every node
-is then evaluated for all documents at once: each term's posting list is read
+is then evaluated for all its documents at once: each term's posting list is read
 into arrays, scored with the term's own BM25F scorer parameters, and combined node
 by node, in the order of Whoosh's binary tree of unions: scores equal Whoosh's to
 the last bit or two (``tests/test_lexical_fast.py`` checks them against Whoosh).
-Nodes hold only their matches (document numbers ascending, with scores), so a node
+A node holds only its matches (document numbers ascending, with scores), so it
 costs what it matches, not the archive's size: most of a query's nodes match a few
-hundred documents of 100k. A
-tree holding a matcher not handled here (phrases, wildcards, NOT, coordination)
-gives None, and the caller ranks with Whoosh.
+hundred documents of 100k. A tree holding a matcher not handled here (phrases,
+wildcards, NOT, coordination) gives None, and the caller ranks with Whoosh.
 
 One tree serves the whole index: it is built from the archive's document
 frequencies, as Whoosh builds it for an index of one segment, and each leaf reads
