@@ -348,10 +348,11 @@ def score_query(
     if failed is not None:
         failed.extend(sorted(archive.failed))
     keep = kept[ids]
+    ids = ids[keep]
     matched = np.zeros(archive.size, dtype=bool)
-    matched[ids[keep]] = True
+    matched[ids] = True
     dense = np.zeros(archive.size)
-    dense[ids[keep]] = scores[keep]
+    dense[ids] = scores[keep]
     return matched, dense
 
 
@@ -453,14 +454,13 @@ def _sum(parts: list[Matches], boost: float, size: int) -> Matches:
         total = np.zeros(size)
         for ids, scores in parts:
             matched[ids] = True
-            total[ids] += scores * boost if boost != 1.0 else scores
+            total[ids] += scores * boost
         union = np.flatnonzero(matched)
         return union, total[union]
     union = np.unique(np.concatenate([ids for ids, _scores in parts]))
     total = np.zeros(len(union))
     for ids, scores in parts:
-        at = np.searchsorted(union, ids)
-        total[at] += scores * boost if boost != 1.0 else scores
+        total[np.searchsorted(union, ids)] += scores * boost
     return union, total
 
 

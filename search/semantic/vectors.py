@@ -125,9 +125,6 @@ class CentroidCache:
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def __len__(self) -> int:
-        return len(self._items)
-
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._items))
 
